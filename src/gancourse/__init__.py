@@ -1,0 +1,8 @@
+"""gancourse: the helper package of the gancourse book.
+
+GANs and their variants, adversarial attacks and GAN-based defenses, with the data, profile,
+checkpoint and notebook machinery the book's chapters share. Images are float tensors in [0, 1],
+NCHW; normalisation, where a model needs it, lives inside the model.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,142 @@
+"""Command line of the book: ``python -m gancourse.cli <command>`` (or ``gancourse <command>``).
+
+Commands:
+    fetch-data        put the offline datasets in place and report which datasets are available
+    execute           execute chapters with papermill into book/chapters/ (stale ones by default)
+    build             build the HTML book from the executed copies (warnings are errors)
+    prepare           write parametrised, unexecuted copies of the sources (for nbval's smoke run)
+    set-repository    change the repository URL in _config.yml and in every notebook's Colab install cell
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from gancourse.profiles import PROFILE_NAMES
+
+INSTALL_PATTERN = re.compile(r"git\+https://[^\s\"']+")
+CONFIG_URL_PATTERN = re.compile(r"(^\s+url:\s*)(\S+)", re.MULTILINE)
+
+
+def _fetch_data(_: argparse.Namespace) -> int:
+    from gancourse.data import DATASETS, DatasetNotFoundError, load_dataset
+
+    missing_required = False
+    for name, info in DATASETS.items():
+        try:
+            train = load_dataset(name, train=True, download=False)
+            test = load_dataset(name, train=False, download=False)
+            print(f"{name:14s} available: {len(train)} training and {len(test)} test images")
+        except DatasetNotFoundError as error:
+            first_line = str(error).splitlines()[0]
+            print(f"{name:14s} not available offline ({first_line})")
+            missing_required |= info.offline_source is not None
+    if missing_required:
+        print("a dataset that should be available offline is missing; see the messages above", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _execute(args: argparse.Namespace) -> int:
+    from gancourse.book import BookLayout, execute_chapters, refresh_prose, stale_chapters
+
+    layout = BookLayout.of_repository()
+    if args.chapters:
+        sources = [layout.find_chapter(selector) for selector in args.chapters]
+    elif args.all:
+        sources = layout.chapter_sources()
+    else:
+        sources = stale_chapters(layout)
+        for source in layout.chapter_sources():
+            if source not in sources and refresh_prose(layout, source):
+                print(f"{source.stem}: code unchanged, prose copied from the source")
+        if not sources:
+            print("every executed chapter is up to date with its source's code")
+            return 0
+    execute_chapters(layout, sources, args.profile, args.dataset, args.seed)
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from gancourse.book import BookLayout, build_book
+
+    index = build_book(BookLayout.of_repository(), strict=not args.no_strict)
+    print(f"the book is at {index}")
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    import papermill
+
+    from gancourse.book import BookLayout
+
+    layout = BookLayout.of_repository()
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    for source in layout.chapter_sources():
+        papermill.execute_notebook(str(source), str(output / source.name), parameters={"profile": args.profile},
+                                   prepare_only=True, progress_bar=False)
+    print(f"{len(layout.chapter_sources())} notebooks prepared with profile {args.profile} in {output}")
+    return 0
+
+
+def _set_repository(args: argparse.Namespace) -> int:
+    from gancourse.book import BookLayout
+
+    layout = BookLayout.of_repository()
+    url = args.url.rstrip("/")
+    if not re.fullmatch(r"https://[^\s\"']+", url):
+        raise SystemExit(f"the repository URL must start with https:// and contain no spaces or quotes: {url!r}")
+    config = layout.root / "_config.yml"
+    text, count = CONFIG_URL_PATTERN.subn(lambda m: m.group(1) + url, config.read_text(), count=1)
+    if count != 1:
+        raise SystemExit(f"{config} has no 'url:' line under 'repository:' to change")
+    config.write_text(text)
+    notebooks = [*layout.chapter_sources(), *sorted(layout.executed.glob("*.ipynb"))]
+    for notebook in notebooks:
+        notebook.write_text(INSTALL_PATTERN.sub(f"git+{url}", notebook.read_text()))
+    print(f"repository set to {url} in {config.name} and {len(notebooks)} notebooks")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gancourse", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("fetch-data", help="put offline datasets in place").set_defaults(run=_fetch_data)
+
+    execute = commands.add_parser("execute", help="execute chapters into book/chapters/")
+    execute.add_argument("chapters", nargs="*", help="chapter numbers or names (default: the stale ones)")
+    execute.add_argument("--all", action="store_true", help="execute every chapter")
+    execute.add_argument("--profile", default="auto", choices=PROFILE_NAMES)
+    execute.add_argument("--dataset", default=None, help="override the notebooks' dataset parameter")
+    execute.add_argument("--seed", type=int, default=None, help="override the notebooks' seed parameter")
+    execute.set_defaults(run=_execute)
+
+    build = commands.add_parser("build", help="build the HTML book from the executed copies")
+    build.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")
+    build.set_defaults(run=_build)
+
+    prepare = commands.add_parser("prepare", help="parametrise the sources without executing them")
+    prepare.add_argument("output", help="folder for the prepared notebooks")
+    prepare.add_argument("--profile", default="smoke", choices=PROFILE_NAMES)
+    prepare.set_defaults(run=_prepare)
+
+    repository = commands.add_parser("set-repository", help="change the repository URL everywhere")
+    repository.add_argument("url", help="e.g. https://github.com/your-org/gancourse")
+    repository.set_defaults(run=_set_repository)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except Exception as error:  # a clear one-line message for the command line, not a traceback
+        print(f"gancourse {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

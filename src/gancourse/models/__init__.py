@@ -1,0 +1,1 @@
+"""Network architectures used in the book."""

@@ -1,0 +1,59 @@
+"""Where the package keeps datasets and checkpoints.
+
+Resolution order, for both folders:
+
+1. a folder set with :func:`configure` (e.g. a Google Drive folder on Colab);
+2. the environment variables ``GANCOURSE_DATA_DIR`` / ``GANCOURSE_CHECKPOINT_DIR``;
+3. inside a checkout of the book's repository, its ``data/`` folder (``data/checkpoints`` for checkpoints);
+4. otherwise ``~/.cache/gancourse/data`` (``.../checkpoints``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATA_DIR_ENV = "GANCOURSE_DATA_DIR"
+CHECKPOINT_DIR_ENV = "GANCOURSE_CHECKPOINT_DIR"
+
+_configured: dict[str, Path] = {}
+
+
+def repository_root() -> Path | None:
+    """The root of the book's repository when the package runs from a checkout (src layout), else None."""
+    candidate = Path(__file__).resolve().parents[2]
+    if (candidate / "pyproject.toml").is_file() and (candidate / "src" / "gancourse").is_dir():
+        return candidate
+    return None
+
+
+def configure(data_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None) -> None:
+    """Point the package at other folders, e.g. ``configure(checkpoint_dir="/content/drive/MyDrive/gancourse")``.
+
+    Folders are created on first use. Passing None leaves that folder's setting as it is.
+    """
+    if data_dir is not None:
+        _configured["data"] = Path(data_dir).expanduser()
+    if checkpoint_dir is not None:
+        _configured["checkpoints"] = Path(checkpoint_dir).expanduser()
+
+
+def data_dir() -> Path:
+    """The folder that caches datasets (torchvision's layout: ``<data_dir>/FashionMNIST/raw/...``)."""
+    if "data" in _configured:
+        return _configured["data"]
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+    root = repository_root()
+    if root is not None:
+        return root / "data"
+    return Path.home() / ".cache" / "gancourse" / "data"
+
+
+def checkpoint_dir() -> Path:
+    """The folder of the checkpoint store."""
+    if "checkpoints" in _configured:
+        return _configured["checkpoints"]
+    if os.environ.get(CHECKPOINT_DIR_ENV):
+        return Path(os.environ[CHECKPOINT_DIR_ENV]).expanduser()
+    return data_dir() / "checkpoints"

@@ -1,0 +1,105 @@
+"""The budget table: what each execution profile means, in one place.
+
+Every notebook has a ``profile`` parameter. ``smoke`` proves the code path in seconds (CI), ``cpu`` shows
+every effect a chapter claims in about ten minutes on a laptop, ``gpu`` uses paper-scale settings on a
+CUDA GPU, and ``auto`` picks ``gpu`` when CUDA is available, else ``cpu``. Chapters read their budgets
+from the :class:`Profile` they get here, never from literals of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One row of the budget table.
+
+    Attributes:
+        name: ``smoke``, ``cpu`` or ``gpu``.
+        where: the machine the profile is meant for.
+        train_size: training images drawn from the dataset (None: all of them).
+        test_size: test images drawn from the dataset (None: all of them).
+        batch_size: mini-batch size for classifiers and GANs.
+        classifier_epochs: epochs for every classifier a chapter trains.
+        gan_iterations: generator updates for every GAN a chapter trains.
+        projection_steps: Defense-GAN's L, gradient steps of the projection onto the generator's range.
+        projection_restarts: Defense-GAN's R, random restarts of that projection.
+        attack_steps: iterations of iterative attacks (PGD, C&W, DeepFool, ...).
+        eval_size: test images an attack or a defense is evaluated on.
+    """
+
+    name: str
+    where: str
+    train_size: int | None
+    test_size: int | None
+    batch_size: int
+    classifier_epochs: int
+    gan_iterations: int
+    projection_steps: int
+    projection_restarts: int
+    attack_steps: int
+    eval_size: int
+
+    def as_dict(self) -> dict[str, object]:
+        """The row as a plain dict (JSON-serialisable; used in checkpoint configs and run records)."""
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke", where="CI, 2 CPU cores: proves the code path in well under a minute, not the science",
+        train_size=512, test_size=256, batch_size=64, classifier_epochs=1, gan_iterations=20,
+        projection_steps=5, projection_restarts=2, attack_steps=5, eval_size=64,
+    ),
+    "cpu": Profile(
+        name="cpu", where="a laptop or a free CPU runtime: about 10 minutes per chapter, every effect shown",
+        train_size=12_000, test_size=2_000, batch_size=64, classifier_epochs=5, gan_iterations=3_000,
+        projection_steps=50, projection_restarts=4, attack_steps=20, eval_size=500,
+    ),
+    "gpu": Profile(
+        name="gpu", where="a CUDA GPU (Colab T4 or better): paper-scale settings",
+        train_size=None, test_size=None, batch_size=128, classifier_epochs=10, gan_iterations=30_000,
+        projection_steps=200, projection_restarts=10, attack_steps=100, eval_size=2_000,
+    ),
+}
+
+PROFILE_NAMES = (*PROFILES, "auto")
+
+
+def resolve_profile(name: str, cuda_available: bool | None = None) -> Profile:
+    """Return the :class:`Profile` called ``name``; ``auto`` is ``gpu`` with CUDA, else ``cpu``.
+
+    Args:
+        name: one of ``smoke``, ``cpu``, ``gpu``, ``auto``.
+        cuda_available: overrides ``torch.cuda.is_available()`` (for tests).
+
+    Raises:
+        ValueError: for an unknown name, or ``gpu`` on a machine without CUDA (a GPU budget on a CPU
+            would run for hours; choose ``cpu`` or ``auto`` there).
+    """
+    if not isinstance(name, str) or name not in PROFILE_NAMES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILE_NAMES)}")
+    if cuda_available is None:
+        cuda_available = torch.cuda.is_available()
+    if name == "auto":
+        return PROFILES["gpu" if cuda_available else "cpu"]
+    if name == "gpu" and not cuda_available:
+        raise ValueError(
+            "profile 'gpu' needs a CUDA GPU and none is available here; "
+            "use profile='cpu' (or 'auto', which picks 'cpu' on this machine), "
+            "or on Colab choose Runtime > Change runtime type > GPU"
+        )
+    return PROFILES[name]
+
+
+def profile_table() -> list[dict[str, object]]:
+    """The budget table as rows of dicts, one per profile, in the order smoke, cpu, gpu."""
+    return [profile.as_dict() for profile in PROFILES.values()]
+
+
+def profile_fields() -> list[str]:
+    """The column names of the budget table."""
+    return [field.name for field in fields(Profile)]

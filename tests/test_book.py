@@ -1,0 +1,183 @@
+"""The notebook pipeline and the book's structure."""
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from gancourse.book import (
+    RUN_INFO_TAG,
+    BookLayout,
+    ChapterExecutionError,
+    code_digest,
+    execute_chapter,
+    format_duration,
+    refresh_prose,
+    stale_chapters,
+    write_execution_report,
+)
+from gancourse.cli import main
+from gancourse.results import read_recorded
+
+
+def toc_files(layout):
+    toc = yaml.safe_load((layout.root / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc["parts"]:
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+def test_every_toc_entry_exists(layout):
+    generated = {"book/execution_report"}  # written by `gancourse build` from the executed copies
+    for entry in toc_files(layout):
+        if entry not in generated:
+            assert any((layout.root / f"{entry}{suffix}").exists() for suffix in (".md", ".ipynb")), entry
+
+
+def test_every_chapter_has_an_executed_copy_in_the_toc(layout):
+    assert layout.chapter_sources(), "no chapter notebooks found"
+    listed = set(toc_files(layout))
+    for source in layout.chapter_sources():
+        assert layout.executed_copy(source).exists(), f"{source.name} was never executed (make book)"
+        assert f"book/chapters/{source.stem}" in listed, f"{source.stem} is missing from _toc.yml"
+
+
+def test_sources_have_no_outputs_and_the_three_parameters(layout):
+    for source in layout.chapter_sources():
+        notebook = nbformat.read(source, as_version=4)
+        code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        assert all(not cell.outputs and cell.execution_count is None for cell in code), source.name
+        parameters = [cell for cell in code if "parameters" in cell.metadata.get("tags", [])]
+        assert len(parameters) == 1, f"{source.name} needs exactly one cell tagged 'parameters'"
+        for name in ("profile", "dataset", "seed"):
+            assert re.search(rf"^{name} = ", parameters[0].source, re.MULTILINE), f"{source.name}: {name}"
+        assert 'profile = "auto"' in parameters[0].source
+        assert any("start_chapter(profile, dataset, seed)" in cell.source for cell in code), source.name
+
+
+def test_executed_copies_are_up_to_date_and_say_how_they_ran(layout):
+    assert stale_chapters(layout) == [], "re-execute with `make book` (code changed since the executed copy)"
+    for source in layout.chapter_sources():
+        notebook = json.loads(layout.executed_copy(source).read_text())
+        info = notebook["metadata"]["gancourse"]
+        assert {"profile", "device", "dataset", "seed", "wall_seconds", "versions", "code_digest"} <= set(info)
+        assert info["profile"] in ("smoke", "cpu", "gpu") and info["wall_seconds"] > 0
+        header = notebook["cells"][1]
+        assert RUN_INFO_TAG in header["metadata"]["tags"]
+        assert f"Profile **{info['profile']}**" in "".join(header["source"])
+        recorded = read_recorded(notebook)
+        assert recorded["run_profile"] == info["profile"] and recorded["run_dataset"] == info["dataset"]
+        assert not any("injected-parameters" in c["metadata"].get("tags", []) for c in notebook["cells"])
+
+
+def test_chapter_00_records_its_key_results(layout):
+    recorded = read_recorded(layout.executed_copy(layout.find_chapter("00")))
+    assert 0.5 < recorded["ch00_test_accuracy"] <= 1.0
+    assert recorded["ch00_load_seconds"] < recorded["ch00_train_seconds"]
+    assert "fashion-mnist" in recorded["ch00_datasets_available"]
+
+
+def test_the_repository_url_is_the_same_everywhere(layout):
+    config = yaml.safe_load((layout.root / "_config.yml").read_text())
+    url = config["repository"]["url"]
+    notebooks = [*layout.chapter_sources(), *layout.executed.glob("*.ipynb")]
+    for notebook in notebooks:
+        for found in re.findall(r"git\+(https://[^\s\"'\\]+)", notebook.read_text()):
+            assert found == url, f"{notebook}: {found} != {url}; run `gancourse set-repository {url}`"
+
+
+def test_the_book_never_executes_notebooks_itself(layout):
+    config = yaml.safe_load((layout.root / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+
+
+def write_notebook(path, code_cells, title="# 01 · A tiny chapter"):
+    cells = [nbformat.v4.new_markdown_cell(title),
+             nbformat.v4.new_code_cell('profile = "auto"\ndataset = "mnist5k"\nseed = 0',
+                                       metadata={"tags": ["parameters"]})]
+    cells += [nbformat.v4.new_code_cell(source) for source in code_cells]
+    cells.append(nbformat.v4.new_markdown_cell("The end."))
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.fixture
+def tiny_layout(tmp_path):
+    layout = BookLayout(tmp_path)
+    write_notebook(layout.sources / "01_tiny.ipynb", [
+        "from gancourse.runtime import start_chapter\nrun = start_chapter(profile, dataset, seed)",
+        "from gancourse.results import record\nrecord('tiny_answer', 6 * 7)",
+    ])
+    return layout
+
+
+def test_executing_a_chapter_writes_a_stamped_copy(tiny_layout):
+    source = tiny_layout.find_chapter("1")
+    assert stale_chapters(tiny_layout) == [source]
+    executed = execute_chapter(tiny_layout, source, profile="smoke", seed=3)
+    notebook = nbformat.read(executed, as_version=4)
+    info = notebook.metadata.gancourse
+    assert (info.profile, info.dataset, info.seed) == ("smoke", "mnist5k", 3)
+    assert info.parameters == {"profile": "smoke", "seed": 3}
+    assert notebook.cells[0].source.startswith("# 01")
+    assert RUN_INFO_TAG in notebook.cells[1].metadata.tags
+    assert "seed **3**" in notebook.cells[1].source
+    assert read_recorded(executed)["tiny_answer"] == 42
+    assert info.code_digest == code_digest(nbformat.read(source, as_version=4))
+    assert stale_chapters(tiny_layout) == []
+    assert not (tiny_layout.failed / source.name).exists()
+
+    report = write_execution_report(tiny_layout).read_text()
+    assert "| [01_tiny](chapters/01_tiny) | smoke |" in report
+
+    notebook_source = nbformat.read(source, as_version=4)
+    notebook_source.cells[-1].source = "The end, reworded."
+    nbformat.write(notebook_source, source)
+    assert stale_chapters(tiny_layout) == []
+    assert refresh_prose(tiny_layout, source)
+    assert nbformat.read(executed, as_version=4).cells[-1].source == "The end, reworded."
+
+    notebook_source.cells[3].source += "\nprint('changed code')"
+    nbformat.write(notebook_source, source)
+    assert stale_chapters(tiny_layout) == [source]
+
+
+def test_a_failing_chapter_is_named_and_the_good_copy_kept(tiny_layout):
+    source = tiny_layout.find_chapter("01_tiny")
+    good = execute_chapter(tiny_layout, source, profile="smoke")
+    before = good.read_text()
+    write_notebook(source, ["from gancourse.runtime import start_chapter\nrun = start_chapter(profile, dataset, seed)",
+                            "raise ValueError('the model diverged')"])
+    with pytest.raises(ChapterExecutionError, match=r"chapter 01_tiny failed in cell .*ValueError: the model diverged"):
+        execute_chapter(tiny_layout, source, profile="smoke")
+    assert good.read_text() == before
+    assert (tiny_layout.failed / source.name).exists()
+
+
+def test_a_chapter_that_never_starts_is_refused(tiny_layout):
+    source = write_notebook(tiny_layout.sources / "02_nostart.ipynb", ["x = 1"])
+    with pytest.raises(ChapterExecutionError, match="never called gancourse.runtime.start_chapter"):
+        execute_chapter(tiny_layout, source, profile="smoke")
+
+
+def test_unknown_chapters_are_reported_with_the_list(tiny_layout):
+    with pytest.raises(ValueError, match="no chapter '99'; the chapters are: 01_tiny"):
+        tiny_layout.find_chapter("99")
+
+
+def test_the_cli_reports_errors_in_one_line(capsys):
+    assert main(["execute", "99", "--profile", "smoke"]) == 1
+    assert "no chapter '99'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seconds, text", [(12.34, "12.3 s"), (59.94, "59.9 s"), (75.2, "1 min 15 s"),
+                                           (3600, "60 min 0 s")])
+def test_format_duration(seconds, text):
+    assert format_duration(seconds) == text
