@@ -2,7 +2,6 @@
 
 import json
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -16,6 +15,7 @@ from gancourse.book import (
     execute_chapter,
     format_duration,
     refresh_prose,
+    set_repository,
     stale_chapters,
     write_execution_report,
 )
@@ -181,3 +181,19 @@ def test_the_cli_reports_errors_in_one_line(capsys):
                                            (3600, "60 min 0 s")])
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
+
+
+def test_set_repository_changes_the_config_and_every_install_cell(tmp_path, layout):
+    copy = BookLayout(tmp_path)
+    (tmp_path / "_config.yml").write_text((layout.root / "_config.yml").read_text())
+    for source in layout.chapter_sources():
+        target = copy.sources / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(source.read_text())
+    assert set_repository(copy, "https://github.com/someone/fork/") == len(layout.chapter_sources())
+    assert yaml.safe_load((tmp_path / "_config.yml").read_text())["repository"]["url"] == \
+        "https://github.com/someone/fork"
+    texts = [path.read_text() for path in copy.chapter_sources()]
+    assert all("git+https://github.com/someone/fork\\\"" in text for text in texts)
+    with pytest.raises(ValueError, match="https://"):
+        set_repository(copy, "github.com/no-scheme")

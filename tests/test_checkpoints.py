@@ -65,7 +65,7 @@ def test_round_trip_restores_weights_and_metadata(tmp_path):
     assert not torch.equal(fresh[0].weight, model[0].weight)
     metadata = store.load("net", CONFIG, fresh)
     assert metadata == {"accuracy": 0.5}
-    for (name, a), (_, b) in zip(model.state_dict().items(), fresh.state_dict().items()):
+    for (name, a), (_, b) in zip(model.state_dict().items(), fresh.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
 
 

@@ -15,10 +15,9 @@ import copy
 import datetime
 import hashlib
 import json
-import os
+import re
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +25,13 @@ from typing import Any
 
 import nbformat
 
+from gancourse.files import atomic_write
 from gancourse.paths import repository_root
 from gancourse.results import read_recorded
 
 RUN_INFO_TAG = "run-info"
+INSTALL_URL_PATTERN = re.compile(r"git\+https://[^\s\"'\\]+")
+CONFIG_URL_PATTERN = re.compile(r"^(repository:\n(?:[ \t]+.*\n)*?[ \t]+url:[ \t]*)(\S+)", re.MULTILINE)
 
 
 class ChapterExecutionError(RuntimeError):
@@ -59,7 +61,7 @@ class BookLayout:
         return self.root / "_build" / "failed"
 
     @classmethod
-    def of_repository(cls) -> "BookLayout":
+    def of_repository(cls) -> BookLayout:
         root = repository_root()
         if root is None:
             raise RuntimeError("the book pipeline runs from a checkout of the repository (pip install -e .)")
@@ -194,16 +196,8 @@ def run_info_markdown(info: dict[str, Any]) -> str:
 
 
 def _write_notebook_atomically(notebook: Any, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            nbformat.write(notebook, file)
-        os.chmod(temporary, 0o644)  # mkstemp creates 0600; executed copies are published files
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(target, "w") as file:
+        nbformat.write(notebook, file)
 
 
 def stale_chapters(layout: BookLayout) -> list[Path]:
@@ -229,7 +223,7 @@ def refresh_prose(layout: BookLayout, source: Path) -> bool:
     if [c.cell_type for c in executed_cells] != [c.cell_type for c in source_notebook.cells]:
         raise ChapterExecutionError(f"{executed_path} does not match the cells of {source}; re-execute it")
     changed = False
-    for mine, theirs in zip(executed_cells, source_notebook.cells):
+    for mine, theirs in zip(executed_cells, source_notebook.cells, strict=True):
         if mine.cell_type == "markdown" and mine.source != theirs.source:
             mine.source = theirs.source
             changed = True
@@ -289,3 +283,20 @@ def build_book(layout: BookLayout, strict: bool = True) -> Path:
     if result.returncode != 0:
         raise RuntimeError(f"the book build failed (exit {result.returncode}); see the warnings above")
     return layout.html / "index.html"
+
+
+def set_repository(layout: BookLayout, url: str) -> int:
+    """Set the repository URL in ``_config.yml`` and every notebook's Colab install cell; returns how many
+    notebooks were rewritten. ``_config.yml``'s ``repository.url`` is the one place that names it."""
+    url = url.rstrip("/")
+    if not re.fullmatch(r"https://[^\s\"'\\]+", url):
+        raise ValueError(f"the repository URL must start with https:// and contain no spaces or quotes: {url!r}")
+    config = layout.root / "_config.yml"
+    text, count = CONFIG_URL_PATTERN.subn(lambda match: match.group(1) + url, config.read_text(), count=1)
+    if count != 1:
+        raise ValueError(f"{config} has no 'url:' line under 'repository:' to change")
+    config.write_text(text)
+    notebooks = [*layout.chapter_sources(), *sorted(layout.executed.glob("*.ipynb"))]
+    for notebook in notebooks:
+        notebook.write_text(INSTALL_URL_PATTERN.sub(f"git+{url}", notebook.read_text()))
+    return len(notebooks)

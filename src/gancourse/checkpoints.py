@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import time
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
+from gancourse.files import atomic_write
 from gancourse.paths import checkpoint_dir
 
 FORMAT_VERSION = 1
@@ -84,18 +84,9 @@ def _update_digest(digest: Any, prefix: str, value: Any) -> None:
 
 
 def atomic_torch_save(payload: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file in ``path``'s folder, fsync it, then rename it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(payload, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """``torch.save`` ``payload`` to ``path`` atomically (see :func:`gancourse.files.atomic_write`)."""
+    with atomic_write(path) as file:
+        torch.save(payload, file)
 
 
 def _cpu_copy(value: Any) -> Any:
@@ -210,7 +201,7 @@ class CheckpointStore:
         return model, CheckpointRecord(name, config_hash(config), path, "trained",
                                        time.perf_counter() - started, metadata)
 
-    def progress(self, name: str, config: Mapping[str, Any]) -> "ProgressFile":
+    def progress(self, name: str, config: Mapping[str, Any]) -> ProgressFile:
         """The mid-training state file of (``name``, ``config``), for loops that resume after an interruption."""
         final = self.path(name, config)
         return ProgressFile(final.with_name(final.stem + ".progress.pt"), name)

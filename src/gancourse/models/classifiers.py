@@ -18,7 +18,7 @@ activations), which we read as a slip rather than a design. Models output logits
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from torch import nn
 

@@ -1,0 +1,33 @@
+"""Atomic file writes: a file appears under its real name complete, or not at all."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+
+@contextmanager
+def atomic_write(target: Path, mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file next to ``target`` for writing; on success fsync it and rename it onto ``target``.
+
+    If the block raises (or the process dies), ``target`` keeps its old content and the temporary file is
+    removed (or, after a hard kill, left as a hidden ``.<name>.*.tmp`` that no reader looks at).
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_write writes whole files: mode must be 'wb' or 'w', got {mode!r}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes 0600; these are ordinary data files
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
