@@ -28,8 +28,9 @@ class CountingTrainer:
     def __init__(self):
         self.calls = 0
 
-    def __call__(self, model):
+    def __call__(self, model, progress):
         self.calls += 1
+        self.progress_path = progress.path
         with torch.no_grad():
             for parameter in model.parameters():
                 parameter.add_(1.0)
@@ -80,6 +81,7 @@ def test_load_or_train_trains_once_then_loads(tmp_path):
     first, record = store.load_or_train("net", CONFIG, tiny_model, trainer)
     assert (record.source, trainer.calls) == ("trained", 1)
     assert record.metadata == {"accuracy": 0.75, "curve": [1.0, 0.5]}
+    assert trainer.progress_path == store.progress("net", CONFIG).path
     second, record = store.load_or_train("net", CONFIG, tiny_model, trainer)
     assert (record.source, trainer.calls) == ("loaded", 1)
     assert record.metadata == {"accuracy": 0.75, "curve": [1.0, 0.5]}
@@ -201,3 +203,15 @@ def test_a_corrupted_progress_file_is_reported_and_discarded(tmp_path):
 def test_the_default_root_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCOURSE_CHECKPOINT_DIR", str(tmp_path / "elsewhere"))
     assert CheckpointStore().root == tmp_path / "elsewhere"
+
+
+def test_load_or_train_hands_over_the_progress_file_and_clears_it(tmp_path):
+    store = CheckpointStore(tmp_path)
+
+    def train_and_leave_progress(model, progress):
+        progress.save({"epoch": 0, "weights": torch.ones(2)})
+        return None
+
+    _, record = store.load_or_train("net", CONFIG, tiny_model, train_and_leave_progress)
+    assert record.source == "trained" and record.metadata == {}
+    assert not store.progress("net", CONFIG).path.exists()

@@ -168,7 +168,7 @@ class CheckpointStore:
         name: str,
         config: Mapping[str, Any],
         build: Callable[[], nn.Module],
-        train: Callable[[nn.Module], Mapping[str, Any] | None],
+        train: Callable[[nn.Module, ProgressFile], Mapping[str, Any] | None],
     ) -> tuple[nn.Module, CheckpointRecord]:
         """Load the model stored for (``name``, ``config``) if sound; otherwise build, train and store it.
 
@@ -177,7 +177,9 @@ class CheckpointStore:
             config: everything that changes the trained weights (architecture, data, budget, seed); any
                 change gives a new key, so a stale model is never loaded.
             build: returns a freshly initialised model.
-            train: trains the model in place and may return JSON metadata (accuracy, time, ...) to store.
+            train: ``train(model, progress)`` trains the model in place, may save its mid-training state to
+                ``progress`` (a :class:`ProgressFile` for this name and config) to resume after an
+                interruption, and may return JSON metadata (accuracy, time, ...) to store with the weights.
 
         Returns:
             The model (in eval mode) and a :class:`CheckpointRecord`. A file that exists but cannot be used
@@ -195,9 +197,11 @@ class CheckpointStore:
             except CheckpointError as error:
                 warnings.warn(f"retraining {name!r}: {error}", CheckpointWarning, stacklevel=2)
                 model = build()
-        metadata = dict(train(model) or {})
+        progress = self.progress(name, config)
+        metadata = dict(train(model, progress) or {})
         model.eval()
         self.save(name, config, model, metadata)
+        progress.clear()
         return model, CheckpointRecord(name, config_hash(config), path, "trained",
                                        time.perf_counter() - started, metadata)
 
