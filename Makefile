@@ -25,7 +25,7 @@ test: $(STAMP) data
 	$(PY) -m pytest tests
 	rm -rf _build/smoke
 	$(PY) -m gancourse.cli prepare _build/smoke --profile smoke
-	GANCOURSE_CHECKPOINT_DIR=$(CURDIR)/_build/smoke/checkpoints $(PY) -m pytest --nbval-lax -p no:cacheprovider _build/smoke
+	GANCOURSE_NO_PROGRESS_BAR=1 GANCOURSE_CHECKPOINT_DIR=$(CURDIR)/_build/smoke/checkpoints $(PY) -m pytest --nbval-lax -p no:cacheprovider _build/smoke
 	$(PY) -m gancourse.cli build
 
 execute: $(STAMP) data

@@ -15,6 +15,7 @@ import copy
 import datetime
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -28,6 +29,7 @@ import nbformat
 from gancourse.files import atomic_write
 from gancourse.paths import repository_root
 from gancourse.results import read_recorded
+from gancourse.train.gan import NO_PROGRESS_BAR_ENV
 
 RUN_INFO_TAG = "run-info"
 INSTALL_URL_PATTERN = re.compile(r"git\+https://[^\s\"'\\]+")
@@ -123,6 +125,8 @@ def execute_chapter(
     layout.failed.mkdir(parents=True, exist_ok=True)
     scratch = layout.failed / source.name
     started = time.perf_counter()
+    previous = os.environ.get(NO_PROGRESS_BAR_ENV)
+    os.environ[NO_PROGRESS_BAR_ENV] = "1"  # the kernel inherits it: no progress bars in published pages
     try:
         papermill.execute_notebook(str(source), str(scratch), parameters=parameters, kernel_name=kernel_name,
                                    cwd=str(source.parent), progress_bar=False)
@@ -131,6 +135,11 @@ def execute_chapter(
             f"chapter {source.stem} failed in cell [{error.exec_count}] with {error.ename}: {error.evalue} "
             f"(profile {profile}); the partly executed notebook is {scratch}"
         ) from error
+    finally:
+        if previous is None:
+            os.environ.pop(NO_PROGRESS_BAR_ENV, None)
+        else:
+            os.environ[NO_PROGRESS_BAR_ENV] = previous
     wall_seconds = time.perf_counter() - started
     notebook = nbformat.read(scratch, as_version=4)
     finished = _with_run_info(notebook, source, parameters, wall_seconds)

@@ -32,3 +32,44 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     if len(images) == 0:
         raise ValueError("accuracy of an empty set is undefined")
     return (predict(model, images, batch_size) == labels.to(images.device)).float().mean().item()
+
+
+def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
+    """The Fréchet distance between Gaussians fitted to two feature sets (Heusel et al. 2017's FID when the
+    features are Inception's):  d² = ‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^{1/2}).
+
+    Tr((Σ_a Σ_b)^{1/2}) is computed as Σ_i sqrt(λ_i) over the eigenvalues λ_i of the symmetric matrix
+    Σ_a^{1/2} Σ_b Σ_a^{1/2}, in float64 (no complex square roots, no scipy).
+    """
+    for name, features in (("features_a", features_a), ("features_b", features_b)):
+        if features.dim() != 2 or len(features) < 2:
+            raise ValueError(f"{name} must be N×D with N ≥ 2, got shape {tuple(features.shape)}")
+        if not torch.isfinite(features).all():
+            raise ValueError(f"{name} contains NaN or Inf")
+    if features_a.shape[1] != features_b.shape[1]:
+        raise ValueError(f"feature sizes differ: {features_a.shape[1]} vs {features_b.shape[1]}")
+    a, b = features_a.double().cpu(), features_b.double().cpu()
+    mean_a, mean_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    eigenvalues, eigenvectors = torch.linalg.eigh(cov_a)
+    sqrt_a = eigenvectors @ torch.diag(eigenvalues.clamp(min=0).sqrt()) @ eigenvectors.T
+    middle = torch.linalg.eigvalsh(sqrt_a @ cov_b @ sqrt_a)
+    trace_sqrt = middle.clamp(min=0).sqrt().sum()
+    value = (mean_a - mean_b).pow(2).sum() + cov_a.trace() + cov_b.trace() - 2 * trace_sqrt
+    return max(float(value), 0.0)
+
+
+@torch.no_grad()
+def embed(feature_extractor: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """Features of ``images`` (N×C×H×W in [0, 1]) from ``feature_extractor`` in eval mode (mode restored)."""
+    if images.dim() != 4:
+        raise ValueError(f"images must be N×C×H×W, got shape {tuple(images.shape)}")
+    device = next(feature_extractor.parameters()).device
+    was_training = feature_extractor.training
+    feature_extractor.eval()
+    try:
+        chunks = [feature_extractor(images[start:start + batch_size].to(device)).flatten(1).cpu()
+                  for start in range(0, len(images), batch_size)]
+    finally:
+        feature_extractor.train(was_training)
+    return torch.cat(chunks)

@@ -1,0 +1,209 @@
+"""One GAN training loop with pluggable losses (minimax, non-saturating, Wasserstein, LSGAN, hinge),
+optional gradient penalty or weight clipping, conditional models, progress bars and resumption.
+
+Each iteration follows the procedure of the book's chapter 01:
+
+1. ``d_steps`` discriminator (critic) updates: score a real batch and a generated batch, minimise the
+   discriminator loss (+ the gradient penalty), clip the weights if asked;
+2. one generator update: generate, score, minimise the generator loss through D, leaving D unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from gancourse.checkpoints import ProgressFile
+from gancourse.losses import AdversarialLoss, adversarial_loss, clip_weights, gradient_penalty
+
+NO_PROGRESS_BAR_ENV = "GANCOURSE_NO_PROGRESS_BAR"  # set by the book's pipeline: no bars in executed pages
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def endless(loader: torch.utils.data.DataLoader) -> Iterator[Batch]:
+    """Cycle through a loader forever (a new shuffled epoch each time it runs out)."""
+    while True:
+        yield from loader
+
+
+def wgan_critic_schedule(step: int) -> int:
+    """WGAN's critic steps per generator step: 100 for the first 25 generator steps and every 500th,
+    else 5 (Arjovsky et al. 2017, reference code)."""
+    return 100 if step < 25 or step % 500 == 0 else 5
+
+
+@dataclass
+class GANSetup:
+    """What the loop trains and how. ``d_steps`` is a number or a function of the generator step."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    g_optimizer: torch.optim.Optimizer
+    d_optimizer: torch.optim.Optimizer
+    loss: AdversarialLoss | str = "non-saturating"
+    d_steps: int | Callable[[int], int] = 1
+    gradient_penalty_weight: float = 0.0
+    weight_clip: float | None = None
+    conditional: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.loss, str):
+            self.loss = adversarial_loss(self.loss)
+        if self.gradient_penalty_weight < 0:
+            raise ValueError(f"gradient_penalty_weight must be non-negative, got {self.gradient_penalty_weight}")
+        if self.weight_clip is not None and self.weight_clip <= 0:
+            raise ValueError(f"weight_clip must be positive, got {self.weight_clip}")
+        if not hasattr(self.generator, "latent_dim"):
+            raise TypeError("the generator needs a `latent_dim` attribute (the size of z)")
+
+    def steps_for(self, step: int) -> int:
+        steps = self.d_steps(step) if callable(self.d_steps) else self.d_steps
+        if steps < 1:
+            raise ValueError(f"d_steps must be at least 1, got {steps} at step {step}")
+        return steps
+
+
+def _call(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, conditional: bool) -> torch.Tensor:
+    return model(x, labels) if conditional else model(x)
+
+
+def gradient_norm(module: nn.Module) -> float:
+    """‖∇θ‖₂ over all parameters of ``module`` that have a gradient."""
+    squares = [p.grad.detach().pow(2).sum() for p in module.parameters() if p.grad is not None]
+    return math.sqrt(float(torch.stack(squares).sum())) if squares else 0.0
+
+
+def discriminator_step(setup: GANSetup, real: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """One update of D (or the critic) on a real batch and a freshly generated batch."""
+    G, D, loss = setup.generator, setup.discriminator, setup.loss
+    z = torch.randn(len(real), G.latent_dim, device=real.device)
+    with torch.no_grad():
+        fake = _call(G, z, labels, setup.conditional)
+    real_out = _call(D, real, labels, setup.conditional)
+    fake_out = _call(D, fake, labels, setup.conditional)
+    d_loss = loss.discriminator(real_out, fake_out)
+    total = d_loss
+    if setup.gradient_penalty_weight > 0:
+        total = total + gradient_penalty(lambda x: _call(D, x, labels, setup.conditional), real, fake,
+                                         setup.gradient_penalty_weight)
+    setup.d_optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    setup.d_optimizer.step()
+    if setup.weight_clip is not None:
+        clip_weights(D, setup.weight_clip)
+    stats = {"d_loss": d_loss.item(), "d_total_loss": total.item(),
+             "real_score": real_out.mean().item(), "fake_score": fake_out.mean().item()}
+    if loss.outputs_probability_logits:
+        stats["d_accuracy"] = 0.5 * ((real_out > 0).float().mean() + (fake_out < 0).float().mean()).item()
+    else:
+        stats["wasserstein_estimate"] = stats["real_score"] - stats["fake_score"]
+    return stats
+
+
+def generator_step(setup: GANSetup, batch_size: int, labels: torch.Tensor, device: torch.device) -> dict[str, float]:
+    """One update of G through D; D's weights are not changed (only G's optimiser steps)."""
+    G, D = setup.generator, setup.discriminator
+    z = torch.randn(batch_size, G.latent_dim, device=device)
+    fake_out = _call(D, _call(G, z, labels, setup.conditional), labels, setup.conditional)
+    g_loss = setup.loss.generator(fake_out)
+    setup.g_optimizer.zero_grad(set_to_none=True)
+    g_loss.backward()
+    norm = gradient_norm(G)
+    setup.g_optimizer.step()
+    setup.d_optimizer.zero_grad(set_to_none=True)  # G's backward pass left gradients in D; drop them
+    return {"g_loss": g_loss.item(), "g_grad_norm": norm}
+
+
+def train_gan(
+    setup: GANSetup,
+    batches: Iterator[Batch],
+    iterations: int,
+    *,
+    device: torch.device | str = "cpu",
+    on_step: Callable[[int, dict[str, float]], bool | None] | None = None,
+    progress: ProgressFile | None = None,
+    save_every: int = 250,
+    progress_bar: bool = True,
+) -> dict[str, list[float]]:
+    """Train ``setup`` for ``iterations`` generator updates; returns the per-iteration statistics.
+
+    Args:
+        setup: networks, optimisers, loss, critic steps, penalty or clipping, conditioning.
+        batches: an endless iterator of (images, labels) (see :func:`endless`).
+        iterations: generator updates to reach (a resumed run counts the ones already done).
+        device: where to train; batches are moved there.
+        on_step: called after every iteration with (iteration, statistics); returning True stops early
+            (e.g. the lecture's rule: stop once D's accuracy stays near 50%).
+        progress: if given, the full training state is saved there every ``save_every`` iterations and
+            at the end, and a rerun resumes from it.
+        progress_bar: show a tqdm bar (never when the environment variable GANCOURSE_NO_PROGRESS_BAR is set,
+            as in the book's executed pages).
+
+    Returns:
+        Lists per statistic: ``d_loss``, ``g_loss``, ``g_grad_norm``, ``real_score``, ``fake_score``, and
+        ``d_accuracy`` (probability losses) or ``wasserstein_estimate`` (score losses), one entry per
+        generator update (discriminator statistics averaged over that update's ``d_steps``).
+    """
+    if iterations < 0:
+        raise ValueError(f"iterations must be non-negative, got {iterations}")
+    G, D = setup.generator.to(device), setup.discriminator.to(device)
+    history: dict[str, list[float]] = {}
+    start = 0
+    state = progress.load() if progress is not None else None
+    if state is not None:
+        G.load_state_dict(state["generator"])
+        D.load_state_dict(state["discriminator"])
+        setup.g_optimizer.load_state_dict(state["g_optimizer"])
+        setup.d_optimizer.load_state_dict(state["d_optimizer"])
+        history = {key: list(values) for key, values in state["history"].items()}
+        start = state["step"]
+        torch.set_rng_state(state["rng"])
+
+    def save() -> None:
+        if progress is not None:
+            progress.save({"generator": G.state_dict(), "discriminator": D.state_dict(),
+                           "g_optimizer": setup.g_optimizer.state_dict(),
+                           "d_optimizer": setup.d_optimizer.state_dict(),
+                           "history": history, "step": step, "rng": torch.get_rng_state()})
+
+    show_bar = progress_bar and not os.environ.get(NO_PROGRESS_BAR_ENV)
+    bar = None
+    if show_bar:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=iterations, initial=start, desc=f"{setup.loss.name} GAN", leave=False)
+    G.train()
+    D.train()
+    step = start
+    try:
+        while step < iterations:
+            d_stats: list[dict[str, float]] = []
+            for _ in range(setup.steps_for(step)):
+                real, labels = next(batches)
+                real, labels = real.to(device), labels.to(device)
+                d_stats.append(discriminator_step(setup, real, labels))
+            stats = {key: sum(s[key] for s in d_stats) / len(d_stats) for key in d_stats[0]}
+            stats.update(generator_step(setup, len(real), labels, real.device))
+            for key, value in stats.items():
+                history.setdefault(key, []).append(value)
+            step += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(d_loss=f"{stats['d_loss']:.3f}", g_loss=f"{stats['g_loss']:.3f}", refresh=False)
+            if progress is not None and step % save_every == 0:
+                save()
+            if on_step is not None and on_step(step, stats):
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    save()
+    G.eval()
+    D.eval()
+    return history

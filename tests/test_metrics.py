@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+import torch
+
+from gancourse.evaluate import embed, frechet_distance
+from gancourse.toys import GaussianRing
+
+
+def test_frechet_distance_of_a_set_with_itself_is_zero():
+    features = torch.randn(500, 16, generator=torch.Generator().manual_seed(0))
+    assert frechet_distance(features, features) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_frechet_distance_of_gaussians_with_known_parameters():
+    # N(μ1, I) vs N(μ2, 4I) in d dims: ‖μ1 − μ2‖² + d(1 + 4 − 2·2) = ‖μ1 − μ2‖² + d
+    generator = torch.Generator().manual_seed(1)
+    d = 4
+    a = torch.randn(200_000, d, generator=generator)
+    b = 2 * torch.randn(200_000, d, generator=generator) + torch.tensor([1.0, 0.0, 0.0, 2.0])
+    assert frechet_distance(a, b) == pytest.approx(5.0 + d, rel=0.02)
+
+
+def test_frechet_distance_matches_scipys_matrix_square_root():
+    scipy_linalg = pytest.importorskip("scipy.linalg")
+    generator = torch.Generator().manual_seed(2)
+    a = torch.randn(300, 8, generator=generator) @ torch.randn(8, 8, generator=generator)
+    b = torch.randn(300, 8, generator=generator) @ torch.randn(8, 8, generator=generator) + 0.5
+    x, y = a.double().numpy(), b.double().numpy()
+    cov_x, cov_y = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    root = scipy_linalg.sqrtm(cov_x @ cov_y).real
+    expected = ((x.mean(0) - y.mean(0)) ** 2).sum() + np.trace(cov_x + cov_y - 2 * root)
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
+
+
+def test_frechet_distance_grows_with_corruption():
+    generator = torch.Generator().manual_seed(3)
+    clean = torch.rand(400, 10, generator=generator)
+    reference = torch.rand(400, 10, generator=generator)
+    distances = [frechet_distance(reference, clean + sigma * torch.randn(400, 10, generator=generator))
+                 for sigma in (0.0, 0.1, 0.3, 1.0)]
+    assert distances == sorted(distances) and distances[-1] > 10 * distances[0]
+
+
+def test_frechet_distance_checks_its_inputs():
+    with pytest.raises(ValueError, match="feature sizes differ"):
+        frechet_distance(torch.zeros(5, 3), torch.zeros(5, 4))
+    with pytest.raises(ValueError, match="NaN"):
+        frechet_distance(torch.full((5, 3), float("nan")), torch.zeros(5, 3))
+    with pytest.raises(ValueError, match="N×D"):
+        frechet_distance(torch.zeros(5), torch.zeros(5, 1))
+
+
+def test_embed_batches_and_restores_the_mode():
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3), torch.nn.Dropout(0.5)).train()
+    images = torch.rand(10, 1, 2, 2)
+    features = embed(net, images, batch_size=3)
+    assert features.shape == (10, 3) and net.training
+    net.eval()
+    assert torch.allclose(features, net(images))
+
+
+def test_ring_centres_and_samples():
+    ring = GaussianRing(modes=8, radius=2.0, std=0.02)
+    centers = ring.centers()
+    assert centers.shape == (8, 2)
+    assert torch.allclose(centers.norm(dim=1), torch.full((8,), 2.0))
+    assert torch.allclose(centers[2], torch.tensor([0.0, 2.0]), atol=1e-6)
+    points, modes = ring.sample(4000, torch.Generator().manual_seed(0))
+    assert points.shape == (4000, 2) and set(modes.tolist()) == set(range(8))
+
+
+def test_real_samples_cover_every_mode_with_high_quality():
+    ring = GaussianRing()
+    points, _ = ring.sample(5000, torch.Generator().manual_seed(0))
+    covered, quality = ring.coverage(points)
+    assert covered == 8 and quality == pytest.approx(1 - np.exp(-4.5), abs=0.005)  # P(‖N(0, σ²I₂)‖ ≤ 3σ)
+
+
+def test_a_collapsed_generator_covers_one_mode():
+    ring = GaussianRing()
+    collapsed = ring.centers()[3] + 0.01 * torch.randn(1000, 2, generator=torch.Generator().manual_seed(0))
+    assert ring.coverage(collapsed) == (1, pytest.approx(1.0))
+    between = torch.zeros(1000, 2)  # all mass at the centre of the ring: no mode, no quality
+    assert ring.coverage(between) == (0, 0.0)
+
+
+def test_ring_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="std > 0"):
+        GaussianRing(std=0.0)
+    with pytest.raises(ValueError, match="N×2"):
+        GaussianRing().coverage(torch.zeros(5, 3))
