@@ -211,3 +211,51 @@ def test_conditional_models_need_labels():
     assert images.shape == (2, 1, 28, 28) and 0 <= images.min() and images.max() <= 1
     assert D(images, labels).shape == (2,)
     assert F.one_hot(labels, 10).shape == (2, 10)
+
+
+def test_snapshots_are_taken_at_their_steps_and_survive_a_resume(tmp_path):
+    from gancourse.train.gan import Snapshots
+
+    progress = CheckpointStore(tmp_path).progress("toy-gan", {"snap": 1})
+    torch.manual_seed(0)
+    setup = toy_setup()
+    latents = torch.randn(16, 4)
+    snapshots = Snapshots([0, 5, 25], latents, (1,))
+    before = setup.generator(latents).detach()
+
+    def crash(step, stats):
+        if step == 12:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_gan(setup, gaussian_batches(), 30, progress=progress, save_every=10, on_step=crash,
+                  progress_bar=False, snapshots=snapshots)
+    resumed = Snapshots([0, 5, 25], latents, (1,))
+    train_gan(toy_setup(), gaussian_batches(), 30, progress=progress, progress_bar=False, snapshots=resumed)
+    assert resumed.taken.all()
+    assert torch.allclose(resumed.images[0], before)
+    assert not torch.allclose(resumed.images[2], resumed.images[0])
+    with pytest.raises(ValueError, match="increasing"):
+        Snapshots([5, 0], latents, (1,))
+
+
+def test_discriminator_steps_lower_its_loss_and_raise_its_accuracy_against_a_fixed_generator():
+    from gancourse.train.gan import discriminator_step
+
+    torch.manual_seed(0)
+    setup = toy_setup()
+    batches = gaussian_batches()
+    stats = [discriminator_step(setup, *next(batches)) for _ in range(150)]
+    first, last = stats[:10], stats[-10:]
+    assert sum(s["d_loss"] for s in last) < 0.5 * sum(s["d_loss"] for s in first)
+    assert sum(s["d_accuracy"] for s in last) / 10 > 0.95
+
+
+def test_generator_steps_lower_the_generator_loss_against_a_fixed_discriminator():
+    from gancourse.train.gan import generator_step
+
+    torch.manual_seed(0)
+    setup = toy_setup()
+    labels = torch.zeros(128, dtype=torch.long)
+    losses = [generator_step(setup, 128, labels, torch.device("cpu"))["g_loss"] for _ in range(100)]
+    assert sum(losses[-10:]) < sum(losses[:10])

@@ -1,28 +1,33 @@
-"""Evaluation: accuracy (more metrics arrive with the chapters that need them)."""
+"""Evaluation: predictions, accuracy, feature embeddings and the Fréchet distance."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """The predicted class (argmax of the logits) of every image, computed in eval mode.
-
-    The model's train/eval mode is restored afterwards. Predictions are returned on the images' device.
-    """
+def _evaluate_in_batches(model: nn.Module, images: torch.Tensor, batch_size: int,
+                         keep: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``keep(model(batch))`` for every batch of ``images``, concatenated; the model runs in eval mode on its
+    own device and its train/eval mode is restored afterwards."""
     if images.dim() != 4:
         raise ValueError(f"images must be N×C×H×W, got shape {tuple(images.shape)}")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     try:
-        chunks = [model(images[start:start + batch_size].to(device)).argmax(1)
-                  for start in range(0, len(images), batch_size)]
+        return torch.cat([keep(model(images[start:start + batch_size].to(device)))
+                          for start in range(0, len(images), batch_size)])
     finally:
         model.train(was_training)
-    return torch.cat(chunks).to(images.device)
+
+
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """The predicted class (argmax of the logits) of every image, computed in eval mode, on the images' device."""
+    return _evaluate_in_batches(model, images, batch_size, lambda logits: logits.argmax(1)).to(images.device)
 
 
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 512) -> float:
@@ -59,17 +64,6 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
     return max(float(value), 0.0)
 
 
-@torch.no_grad()
 def embed(feature_extractor: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """Features of ``images`` (N×C×H×W in [0, 1]) from ``feature_extractor`` in eval mode (mode restored)."""
-    if images.dim() != 4:
-        raise ValueError(f"images must be N×C×H×W, got shape {tuple(images.shape)}")
-    device = next(feature_extractor.parameters()).device
-    was_training = feature_extractor.training
-    feature_extractor.eval()
-    try:
-        chunks = [feature_extractor(images[start:start + batch_size].to(device)).flatten(1).cpu()
-                  for start in range(0, len(images), batch_size)]
-    finally:
-        feature_extractor.train(was_training)
-    return torch.cat(chunks)
+    """Features of ``images`` (N×C×H×W in [0, 1]) from ``feature_extractor`` in eval mode, flattened, on the CPU."""
+    return _evaluate_in_batches(feature_extractor, images, batch_size, lambda out: out.flatten(1).cpu())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -57,3 +57,80 @@ def class_examples(images: torch.Tensor, labels: torch.Tensor, num_classes: int,
             raise ValueError(f"class {label} has only {len(members)} images, {per_class} wanted")
         picked.append(images[members])
     return torch.cat(picked)
+
+
+def moving_average(values: Sequence[float], window: int) -> list[float]:
+    """The mean of each value and the ``window − 1`` before it (fewer at the start)."""
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    out, total = [], 0.0
+    for index, value in enumerate(values):
+        total += value
+        if index >= window:
+            total -= values[index - window]
+        out.append(total / min(index + 1, window))
+    return out
+
+
+def plot_history(history: dict[str, Sequence[float]], panels: dict[str, Sequence[str]],
+                 window: int = 50, xlabel: str = "generator step") -> Figure:
+    """One panel per entry of ``panels`` (title → history keys), curves smoothed over ``window`` steps."""
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
+    for axis, (title, keys) in zip(axes[0], panels.items(), strict=True):
+        for key in keys:
+            if key not in history:
+                raise KeyError(f"{key!r} is not in the history (it has {', '.join(history)})")
+            axis.plot(moving_average(history[key], window), label=key)
+        axis.set_title(title)
+        axis.set_xlabel(xlabel)
+        axis.legend(fontsize=8)
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def plot_1d_gan(panels: Sequence[dict], real_density: Callable[[torch.Tensor], torch.Tensor]) -> Figure:
+    """The lecture's figure, one panel per moment of training.
+
+    Each panel is a dict with ``title``, ``fake`` (generated samples), ``grid`` (x values) and
+    ``d`` (D(x) on the grid): the real density (blue line), a histogram of the generated samples (orange)
+    and the discriminator's output (grey, right axis).
+    """
+    figure, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.0), squeeze=False, sharey=True)
+    for axis, panel in zip(axes[0], panels, strict=True):
+        grid = panel["grid"]
+        axis.plot(grid, real_density(grid), color="tab:blue", label="real density")
+        axis.hist(panel["fake"].flatten().numpy(), bins=60, range=(float(grid[0]), float(grid[-1])),
+                  density=True, color="tab:orange", alpha=0.6, label="generated")
+        twin = axis.twinx()
+        twin.plot(grid, panel["d"], color="grey", linestyle="--", label="D(x)")
+        twin.set_ylim(0, 1)
+        twin.axhline(0.5, color="grey", linewidth=0.5)
+        axis.set_title(panel["title"])
+        axis.set_xlabel("x")
+    axes[0][0].set_ylabel("density")
+    twin.set_ylabel("D(x) = P(real | x)")
+    handles = axes[0][0].get_legend_handles_labels()
+    figure.legend(*[a + b for a, b in zip(handles, twin.get_legend_handles_labels(), strict=True)],
+                  loc="upper center", ncol=3, bbox_to_anchor=(0.5, 1.08))
+    figure.tight_layout()
+    return figure
+
+
+def plot_points_2d(panels: Sequence[tuple[str, torch.Tensor]], centers: torch.Tensor | None = None,
+                   limit: float = 3.0) -> Figure:
+    """Scatter plots of 2-D samples, one panel per (title, samples), with the true modes as crosses."""
+    figure, axes = plt.subplots(1, len(panels), figsize=(2.8 * len(panels), 2.9), squeeze=False)
+    for axis, (title, points) in zip(axes[0], panels, strict=True):
+        points = points.detach().cpu()
+        axis.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, color="tab:orange")
+        if centers is not None:
+            axis.scatter(centers[:, 0], centers[:, 1], marker="x", color="tab:blue", s=30)
+        axis.set_xlim(-limit, limit)
+        axis.set_ylim(-limit, limit)
+        axis.set_aspect("equal")
+        axis.set_title(title, fontsize=9)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.tight_layout()
+    return figure

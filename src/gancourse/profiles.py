@@ -24,7 +24,9 @@ class Profile:
         test_size: test images drawn from the dataset (None: all of them).
         batch_size: mini-batch size for classifiers and GANs.
         classifier_epochs: epochs for every classifier a chapter trains.
-        gan_iterations: generator updates for every GAN a chapter trains.
+        gan_iterations: generator updates for every GAN a chapter trains on images.
+        critic_gan_iterations: generator updates for image GANs with 5 critic steps per update (WGAN-GP).
+        toy_iterations: generator updates for the small GANs on 1-D and 2-D toy distributions.
         projection_steps: Defense-GAN's L, gradient steps of the projection onto the generator's range.
         projection_restarts: Defense-GAN's R, random restarts of that projection.
         attack_steps: iterations of iterative attacks (PGD, C&W, DeepFool, ...).
@@ -38,6 +40,8 @@ class Profile:
     batch_size: int
     classifier_epochs: int
     gan_iterations: int
+    critic_gan_iterations: int
+    toy_iterations: int
     projection_steps: int
     projection_restarts: int
     attack_steps: int
@@ -51,17 +55,20 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", where="CI, 2 CPU cores: proves the code path in well under a minute, not the science",
-        train_size=512, test_size=256, batch_size=64, classifier_epochs=1, gan_iterations=20,
+        train_size=512, test_size=256, batch_size=64, classifier_epochs=1,
+        gan_iterations=20, critic_gan_iterations=5, toy_iterations=50,
         projection_steps=5, projection_restarts=2, attack_steps=5, eval_size=64,
     ),
     "cpu": Profile(
         name="cpu", where="a laptop or a free CPU runtime: about 10 minutes per chapter, every effect shown",
-        train_size=12_000, test_size=2_000, batch_size=64, classifier_epochs=5, gan_iterations=3_000,
+        train_size=12_000, test_size=2_000, batch_size=64, classifier_epochs=5,
+        gan_iterations=3_000, critic_gan_iterations=300, toy_iterations=5_000,
         projection_steps=50, projection_restarts=4, attack_steps=20, eval_size=500,
     ),
     "gpu": Profile(
         name="gpu", where="a CUDA GPU (Colab T4 or better): paper-scale settings",
-        train_size=None, test_size=None, batch_size=128, classifier_epochs=10, gan_iterations=30_000,
+        train_size=None, test_size=None, batch_size=128, classifier_epochs=10,
+        gan_iterations=30_000, critic_gan_iterations=30_000, toy_iterations=20_000,
         projection_steps=200, projection_restarts=10, attack_steps=100, eval_size=2_000,
     ),
 }

@@ -38,6 +38,35 @@ def wgan_critic_schedule(step: int) -> int:
     return 100 if step < 25 or step % 500 == 0 else 5
 
 
+class Snapshots(nn.Module):
+    """Samples of a fixed latent batch taken at chosen generator steps, kept as buffers (so they travel in a
+    checkpoint's state dict): ``images[k]`` is G(z_fixed) after ``steps[k]`` generator updates."""
+
+    def __init__(self, steps: list[int], latents: torch.Tensor, image_shape: tuple[int, ...],
+                 labels: torch.Tensor | None = None) -> None:
+        super().__init__()
+        if sorted(set(steps)) != list(steps) or not steps or steps[0] < 0:
+            raise ValueError(f"snapshot steps must be distinct, non-negative and increasing, got {steps}")
+        self.register_buffer("steps", torch.tensor(steps))
+        self.register_buffer("latents", latents.clone())
+        self.register_buffer("labels", labels.clone() if labels is not None else torch.zeros(len(latents)).long())
+        self.register_buffer("images", torch.zeros(len(steps), len(latents), *image_shape))
+        self.register_buffer("taken", torch.zeros(len(steps), dtype=torch.bool))
+
+    @torch.no_grad()
+    def take(self, step: int, generator: nn.Module, conditional: bool) -> None:
+        """Record G(z_fixed) if ``step`` is one of the snapshot steps (G is used in eval mode, then restored)."""
+        matches = (self.steps == step).nonzero()
+        if len(matches) == 0:
+            return
+        index = int(matches[0])
+        was_training = generator.training
+        generator.eval()
+        self.images[index] = _call(generator, self.latents, self.labels, conditional).reshape(self.images[index].shape)
+        self.taken[index] = True
+        generator.train(was_training)
+
+
 @dataclass
 class GANSetup:
     """What the loop trains and how. ``d_steps`` is a number or a function of the generator step."""
@@ -130,6 +159,7 @@ def train_gan(
     progress: ProgressFile | None = None,
     save_every: int = 250,
     progress_bar: bool = True,
+    snapshots: Snapshots | None = None,
 ) -> dict[str, list[float]]:
     """Train ``setup`` for ``iterations`` generator updates; returns the per-iteration statistics.
 
@@ -144,6 +174,8 @@ def train_gan(
             at the end, and a rerun resumes from it.
         progress_bar: show a tqdm bar (never when the environment variable GANCOURSE_NO_PROGRESS_BAR is set,
             as in the book's executed pages).
+        snapshots: if given, G's samples of its fixed latent batch are filled in at its steps (step 0 =
+            before training); they are part of the saved progress, so a resumed run keeps them.
 
     Returns:
         Lists per statistic: ``d_loss``, ``g_loss``, ``g_grad_norm``, ``real_score``, ``fake_score``, and
@@ -164,13 +196,16 @@ def train_gan(
         history = {key: list(values) for key, values in state["history"].items()}
         start = state["step"]
         torch.set_rng_state(state["rng"])
+        if snapshots is not None:
+            snapshots.load_state_dict(state["snapshots"])
 
     def save() -> None:
         if progress is not None:
             progress.save({"generator": G.state_dict(), "discriminator": D.state_dict(),
                            "g_optimizer": setup.g_optimizer.state_dict(),
                            "d_optimizer": setup.d_optimizer.state_dict(),
-                           "history": history, "step": step, "rng": torch.get_rng_state()})
+                           "history": history, "step": step, "rng": torch.get_rng_state(),
+                           "snapshots": snapshots.state_dict() if snapshots is not None else {}})
 
     show_bar = progress_bar and not os.environ.get(NO_PROGRESS_BAR_ENV)
     bar = None
@@ -181,6 +216,8 @@ def train_gan(
     G.train()
     D.train()
     step = start
+    if snapshots is not None:
+        snapshots.to(device).take(step, G, setup.conditional)
     try:
         while step < iterations:
             d_stats: list[dict[str, float]] = []
@@ -193,6 +230,8 @@ def train_gan(
             for key, value in stats.items():
                 history.setdefault(key, []).append(value)
             step += 1
+            if snapshots is not None:
+                snapshots.take(step, G, setup.conditional)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(d_loss=f"{stats['d_loss']:.3f}", g_loss=f"{stats['g_loss']:.3f}", refresh=False)

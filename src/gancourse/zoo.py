@@ -1,0 +1,146 @@
+"""The book's trained models, each one call away: load from the checkpoint store, or train and store.
+
+Chapters share models through these recipes, never through files copied by hand: chapter 01 trains the
+DCGAN that chapter 02 compares against, chapter 02 trains the WGAN-GP generator that Defense-GAN
+(chapter 09) projects onto, and the classifiers are trained once for every chapter that needs them. Each
+recipe's configuration holds everything that changes the weights (architecture, data subset, budget,
+optimiser, seed), so a different profile or seed is a different model.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from gancourse.checkpoints import CheckpointRecord, CheckpointStore, ProgressFile
+from gancourse.data import DataBundle
+from gancourse.evaluate import accuracy
+from gancourse.models.classifiers import build_classifier
+from gancourse.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gancourse.models.wgan_gp import WGANGPCritic, WGANGPGenerator
+from gancourse.profiles import Profile
+from gancourse.train.classifier import train_classifier
+from gancourse.train.gan import GANSetup, Snapshots, endless, train_gan
+
+SNAPSHOT_SAMPLES = 500  # enough samples for a Fréchet distance on 128-d features at every snapshot
+
+
+def snapshot_steps(iterations: int, points: int = 6) -> list[int]:
+    """Steps 0, …, ``iterations`` spaced roughly geometrically (early training changes fastest)."""
+    if iterations < 1:
+        return [0]
+    steps = {0, iterations}
+    for k in range(1, points - 1):
+        steps.add(max(1, round(iterations ** (k / (points - 1)))))
+    return sorted(steps)
+
+
+def _base_config(bundle: DataBundle, seed: int) -> dict[str, object]:
+    return {"dataset": bundle.info.name, "train_size": len(bundle.train_images), "seed": seed}
+
+
+def classifier(name: str, bundle: DataBundle, profile: Profile, seed: int,
+               device: torch.device | str = "cpu", store: CheckpointStore | None = None,
+               ) -> tuple[nn.Module, CheckpointRecord]:
+    """Classifier ``name`` (A–E, Defense-GAN paper) trained with Adam(1e-3) for the profile's epochs."""
+    config = {"model": f"classifier-{name}", **_base_config(bundle, seed),
+              "epochs": profile.classifier_epochs, "batch_size": profile.batch_size, "lr": 1e-3}
+
+    def build() -> nn.Module:
+        torch.manual_seed(seed)
+        return build_classifier(name).to(device)
+
+    def train(model: nn.Module, progress: ProgressFile) -> dict[str, object]:
+        started = time.perf_counter()
+        history = train_classifier(model, bundle.train_loader, profile.classifier_epochs, lr=1e-3,
+                                   device=device, progress=progress)
+        return {"train_loss": history["loss"], "train_seconds": time.perf_counter() - started,
+                "test_accuracy": accuracy(model, bundle.test_images, bundle.test_labels)}
+
+    store = store or CheckpointStore()
+    model, record = store.load_or_train(f"classifier-{name}", config, build, train)
+    return model.to(device), record
+
+
+def _train_pair(pair: nn.ModuleDict, setup: GANSetup, loader: DataLoader, iterations: int,
+                device: torch.device | str, progress: ProgressFile) -> dict[str, object]:
+    started = time.perf_counter()
+    history = train_gan(setup, endless(loader), iterations, device=device, progress=progress,
+                        snapshots=pair["snapshots"])
+    return {"history": history, "train_seconds": time.perf_counter() - started}
+
+
+def dcgan(bundle: DataBundle, profile: Profile, seed: int, device: torch.device | str = "cpu",
+          store: CheckpointStore | None = None, conditional: bool = False,
+          ) -> tuple[nn.ModuleDict, CheckpointRecord]:
+    """Chapter 01's DCGAN (or, with ``conditional``, chapter 03's cGAN: the label enters G and D):
+    latent 100, non-saturating loss, Adam(2e-4, β=(0.5, 0.999)), the profile's GAN iterations.
+
+    Returns a ModuleDict with ``generator``, ``discriminator`` and ``snapshots`` (samples of a fixed
+    noise batch during training; for the cGAN, the batch's labels cycle through the classes); the
+    record's metadata holds the training history.
+    """
+    iterations = profile.gan_iterations
+    name = "cgan" if conditional else "dcgan"
+    steps = snapshot_steps(iterations, points=9)
+    config = {"model": name, **_base_config(bundle, seed), "iterations": iterations,
+              "batch_size": profile.batch_size, "latent_dim": 100, "lr": 2e-4, "betas": [0.5, 0.999],
+              "loss": "non-saturating", "snapshot_steps": steps}
+    shape, classes = bundle.info.image_shape, len(bundle.info.classes) if conditional else 0
+
+    def build() -> nn.ModuleDict:
+        torch.manual_seed(seed)
+        labels = torch.arange(SNAPSHOT_SAMPLES) % classes if conditional else None
+        return nn.ModuleDict({
+            "generator": DCGANGenerator(100, shape, num_classes=classes),
+            "discriminator": DCGANDiscriminator(shape, num_classes=classes),
+            "snapshots": Snapshots(steps, torch.randn(SNAPSHOT_SAMPLES, 100), shape, labels),
+        }).to(device)
+
+    def train(pair: nn.ModuleDict, progress: ProgressFile) -> dict[str, object]:
+        G, D = pair["generator"], pair["discriminator"]
+        setup = GANSetup(G, D, torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999)),
+                         torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999)),
+                         loss="non-saturating", conditional=conditional)
+        return _train_pair(pair, setup, bundle.train_loader, iterations, device, progress)
+
+    store = store or CheckpointStore()
+    pair, record = store.load_or_train(name, config, build, train)
+    return pair.to(device), record
+
+
+def wgan_gp(bundle: DataBundle, profile: Profile, seed: int, device: torch.device | str = "cpu",
+            store: CheckpointStore | None = None) -> tuple[nn.ModuleDict, CheckpointRecord]:
+    """Chapter 02's WGAN-GP with the Defense-GAN paper's networks and settings: latent 128, batch 50,
+    5 critic steps per generator step, λ = 10, Adam(1e-4, β=(0.5, 0.9)), the profile's critic-GAN
+    iterations. Defense-GAN (chapter 09) projects onto this generator."""
+    if bundle.info.image_shape != (1, 28, 28):
+        raise ValueError(f"the Defense-GAN WGAN-GP is for 28×28 grey images, not {bundle.info.title}")
+    iterations = profile.critic_gan_iterations
+    steps = snapshot_steps(iterations, points=9)
+    config = {"model": "wgan-gp", **_base_config(bundle, seed), "iterations": iterations, "batch_size": 50,
+              "latent_dim": 128, "lr": 1e-4, "betas": [0.5, 0.9], "critic_steps": 5, "penalty": 10.0,
+              "snapshot_steps": steps}
+    loader = DataLoader(bundle.train_loader.dataset, batch_size=50, shuffle=True, drop_last=True,
+                        generator=torch.Generator().manual_seed(seed))
+
+    def build() -> nn.ModuleDict:
+        torch.manual_seed(seed)
+        return nn.ModuleDict({
+            "generator": WGANGPGenerator(128), "discriminator": WGANGPCritic(),
+            "snapshots": Snapshots(steps, torch.randn(SNAPSHOT_SAMPLES, 128), (1, 28, 28)),
+        }).to(device)
+
+    def train(pair: nn.ModuleDict, progress: ProgressFile) -> dict[str, object]:
+        G, C = pair["generator"], pair["discriminator"]
+        setup = GANSetup(G, C, torch.optim.Adam(G.parameters(), 1e-4, betas=(0.5, 0.9)),
+                         torch.optim.Adam(C.parameters(), 1e-4, betas=(0.5, 0.9)), loss="wasserstein",
+                         d_steps=5, gradient_penalty_weight=10.0)
+        return _train_pair(pair, setup, loader, iterations, device, progress)
+
+    store = store or CheckpointStore()
+    pair, record = store.load_or_train("wgan-gp", config, build, train)
+    return pair.to(device), record

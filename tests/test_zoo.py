@@ -1,0 +1,56 @@
+import dataclasses
+
+import pytest
+import torch
+
+from gancourse import zoo
+from gancourse.checkpoints import CheckpointStore
+from gancourse.data import make_loaders
+from gancourse.profiles import PROFILES
+
+TINY = dataclasses.replace(PROFILES["smoke"], train_size=128, test_size=64, gan_iterations=3,
+                           critic_gan_iterations=2, classifier_epochs=1)
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return make_loaders("mnist5k", TINY, seed=0)
+
+
+def test_snapshot_steps_are_geometric_and_end_at_the_last_step():
+    assert zoo.snapshot_steps(3000) == [0, 5, 25, 122, 605, 3000]
+    assert zoo.snapshot_steps(1) == [0, 1]
+    assert zoo.snapshot_steps(0) == [0]
+
+
+def test_dcgan_trains_once_then_loads_with_its_snapshots(tmp_path, bundle):
+    store = CheckpointStore(tmp_path)
+    pair, record = zoo.dcgan(bundle, TINY, seed=0, store=store)
+    assert record.source == "trained" and len(record.metadata["history"]["g_loss"]) == 3
+    assert pair["snapshots"].taken.all()
+    again, second = zoo.dcgan(bundle, TINY, seed=0, store=store)
+    assert second.source == "loaded"
+    assert torch.equal(again["snapshots"].images, pair["snapshots"].images)
+    z = torch.randn(4, 100)
+    assert torch.allclose(again["generator"](z), pair["generator"](z))
+    _, other_seed = zoo.dcgan(bundle, TINY, seed=1, store=store)
+    assert other_seed.source == "trained"
+
+
+def test_wgan_gp_uses_the_defense_gan_setup(tmp_path, bundle):
+    pair, record = zoo.wgan_gp(bundle, TINY, seed=0, store=CheckpointStore(tmp_path))
+    assert pair["generator"].latent_dim == 128
+    assert "wasserstein_estimate" in record.metadata["history"]
+    assert pair["generator"](torch.randn(2, 128)).shape == (2, 1, 28, 28)
+
+
+def test_classifier_records_its_test_accuracy(tmp_path, bundle):
+    model, record = zoo.classifier("D", bundle, TINY, seed=0, store=CheckpointStore(tmp_path))
+    assert 0.0 <= record.metadata["test_accuracy"] <= 1.0 and not model.training
+
+
+def test_cgan_snapshots_cycle_through_the_classes(tmp_path, bundle):
+    pair, record = zoo.dcgan(bundle, TINY, seed=0, store=CheckpointStore(tmp_path), conditional=True)
+    assert record.source == "trained" and pair["generator"].num_classes == 10
+    assert pair["snapshots"].labels[:12].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    assert pair["snapshots"].taken.all()
