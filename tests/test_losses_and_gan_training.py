@@ -259,3 +259,19 @@ def test_generator_steps_lower_the_generator_loss_against_a_fixed_discriminator(
     labels = torch.zeros(128, dtype=torch.long)
     losses = [generator_step(setup, 128, labels, torch.device("cpu"))["g_loss"] for _ in range(100)]
     assert sum(losses[-10:]) < sum(losses[:10])
+
+
+def test_a_strong_penalty_traps_a_1d_critic():
+    """Chapter 02's exercise: in 1-D, λ = 10 leaves the critic's slope at the wrong sign (fakes scored above
+    real data) and the generator walks away from the data; λ = 1 brings it to the data."""
+    outcomes = {}
+    for weight in (10.0, 1.0):
+        torch.manual_seed(0)
+        setup = toy_setup("wasserstein", lr=1e-4, betas=(0.5, 0.9), d_steps=5, gradient_penalty_weight=weight)
+        history = train_gan(setup, gaussian_batches(), 1000, progress_bar=False)
+        with torch.no_grad():
+            mean = setup.generator(torch.randn(4000, 4)).mean().item()
+        outcomes[weight] = (mean, sum(history["wasserstein_estimate"][-100:]) / 100)
+    trapped_mean, trapped_estimate = outcomes[10.0]
+    assert trapped_mean < 0 and trapped_estimate < 0
+    assert outcomes[1.0][0] > 2.5
