@@ -89,3 +89,51 @@ def test_ring_rejects_bad_arguments():
         GaussianRing(std=0.0)
     with pytest.raises(ValueError, match="N×2"):
         GaussianRing().coverage(torch.zeros(5, 3))
+
+
+def test_normal_pdf_known_values_and_mass():
+    from gancourse.toys import normal_pdf
+
+    assert normal_pdf(torch.tensor(2.0), 2.0, 0.5).item() == pytest.approx(1 / (0.5 * np.sqrt(2 * np.pi)))
+    grid = torch.linspace(-10, 10, 20001, dtype=torch.float64)
+    assert (normal_pdf(grid, 1.0, 2.0).sum() * (grid[1] - grid[0])).item() == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(ValueError, match="positive"):
+        normal_pdf(grid, 0.0, 0.0)
+
+
+def test_ring_gan_setups_follow_their_papers():
+    from gancourse.models.toy import MLPDiscriminator, MLPGenerator
+    from gancourse.toys import RING_GAN_KINDS, ring_gan_setup
+
+    settings = {}
+    for kind in RING_GAN_KINDS:
+        setup = ring_gan_setup(kind, MLPGenerator(2, 2), MLPDiscriminator(2))
+        settings[kind] = (setup.loss.name, setup.weight_clip, setup.gradient_penalty_weight,
+                          type(setup.d_optimizer).__name__, setup.steps_for(0), setup.steps_for(30))
+    assert settings == {"GAN": ("non-saturating", None, 0.0, "Adam", 1, 1),
+                        "WGAN": ("wasserstein", 0.01, 0.0, "RMSprop", 100, 5),
+                        "WGAN-GP": ("wasserstein", None, 0.1, "Adam", 5, 5)}
+    with pytest.raises(ValueError, match="GAN, WGAN, WGAN-GP"):
+        ring_gan_setup("LSGAN", MLPGenerator(2, 2), MLPDiscriminator(2))
+
+
+def test_train_ring_gan_records_its_curve_and_samples():
+    from gancourse.toys import train_ring_gan
+
+    run = train_ring_gan(GaussianRing(), "GAN", seed=0, steps=6, every=3, sample_steps=(2, 6))
+    assert [point[0] for point in run.curve] == [3, 6]
+    assert sorted(run.samples) == [2, 6] and run.samples[6].shape == (2000, 2)
+    again = train_ring_gan(GaussianRing(), "GAN", seed=0, steps=6, every=3, sample_steps=(2, 6))
+    assert torch.equal(again.samples[6], run.samples[6])  # seeded
+    with pytest.raises(ValueError, match="every"):
+        train_ring_gan(GaussianRing(), "GAN", seed=0, steps=6, every=0)
+
+
+def test_penultimate_features_drop_the_last_layer():
+    from gancourse.evaluate import penultimate_features
+    from gancourse.models.classifiers import build_classifier
+
+    features = penultimate_features(build_classifier("A").eval())
+    assert features(torch.rand(3, 1, 28, 28)).shape == (3, 128)
+    with pytest.raises(TypeError, match="nn.Sequential"):
+        penultimate_features(torch.nn.Linear(2, 2))

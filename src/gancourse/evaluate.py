@@ -67,3 +67,10 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
 def embed(feature_extractor: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """Features of ``images`` (N×C×H×W in [0, 1]) from ``feature_extractor`` in eval mode, flattened, on the CPU."""
     return _evaluate_in_batches(feature_extractor, images, batch_size, lambda out: out.flatten(1).cpu())
+
+
+def penultimate_features(classifier: nn.Sequential) -> nn.Sequential:
+    """The classifier without its last layer: the features a Fréchet distance is computed on."""
+    if not isinstance(classifier, nn.Sequential) or len(classifier) < 2:
+        raise TypeError("penultimate_features needs an nn.Sequential classifier of at least two layers")
+    return nn.Sequential(*list(classifier)[:-1])
