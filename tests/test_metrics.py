@@ -137,3 +137,17 @@ def test_penultimate_features_drop_the_last_layer():
     assert features(torch.rand(3, 1, 28, 28)).shape == (3, 128)
     with pytest.raises(TypeError, match="nn.Sequential"):
         penultimate_features(torch.nn.Linear(2, 2))
+
+
+def test_wasserstein_1d_known_answers_and_an_independent_check():
+    from gancourse.evaluate import wasserstein_1d
+
+    sample = torch.randn(1000, generator=torch.Generator().manual_seed(0))
+    assert wasserstein_1d(sample, sample + 0.7) == pytest.approx(0.7, abs=1e-6)
+    assert wasserstein_1d(sample, sample[torch.randperm(1000)]) == pytest.approx(0.0, abs=1e-7)
+    scipy_stats = pytest.importorskip("scipy.stats")
+    other = 2 * torch.randn(1000, generator=torch.Generator().manual_seed(1)) + 1
+    expected = scipy_stats.wasserstein_distance(sample.numpy(), other.numpy())
+    assert wasserstein_1d(sample, other) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="equal size"):
+        wasserstein_1d(sample, sample[:10])

@@ -74,3 +74,13 @@ def penultimate_features(classifier: nn.Sequential) -> nn.Sequential:
     if not isinstance(classifier, nn.Sequential) or len(classifier) < 2:
         raise TypeError("penultimate_features needs an nn.Sequential classifier of at least two layers")
     return nn.Sequential(*list(classifier)[:-1])
+
+
+def wasserstein_1d(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The Wasserstein-1 distance between two equal-size 1-D samples, exactly:
+    W1 = (1/n) Σ_i |a_(i) − b_(i)|, with a_(i), b_(i) the sorted samples (optimal transport in 1-D matches
+    order statistics)."""
+    a, b = a.flatten(), b.flatten()
+    if len(a) != len(b) or len(a) == 0:
+        raise ValueError(f"wasserstein_1d needs two non-empty samples of equal size, got {len(a)} and {len(b)}")
+    return (a.sort().values - b.sort().values).abs().mean().item()

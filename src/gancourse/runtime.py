@@ -55,7 +55,6 @@ def describe_device(device: torch.device) -> str:
 class ChapterRun:
     """The settings a chapter runs with, as :func:`start_chapter` resolved them."""
 
-    requested_profile: str
     profile: Profile
     dataset: str
     seed: int
@@ -72,7 +71,7 @@ def start_chapter(profile: str = "auto", dataset: str = "fashion-mnist", seed: i
     dataset_info(dataset)
     seed_everything(seed)
     device = best_device()
-    run = ChapterRun(profile, resolved, dataset, seed, device)
+    run = ChapterRun(resolved, dataset, seed, device)
     record("run_profile", resolved.name)
     record("run_device", describe_device(device))
     record("run_dataset", dataset)
