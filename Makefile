@@ -31,10 +31,11 @@ test: $(STAMP) data
 execute: $(STAMP) data
 	$(PY) -m gancourse.cli execute $(if $(CHAPTER),$(CHAPTER),--all) --profile $(PROFILE)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -r requirements-test.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 

@@ -84,3 +84,55 @@ def wasserstein_1d(a: torch.Tensor, b: torch.Tensor) -> float:
     if len(a) != len(b) or len(a) == 0:
         raise ValueError(f"wasserstein_1d needs two non-empty samples of equal size, got {len(a)} and {len(b)}")
     return (a.sort().values - b.sort().values).abs().mean().item()
+
+
+def attack_success_rate(model: nn.Module, clean: torch.Tensor, adversarial: torch.Tensor, labels: torch.Tensor,
+                        target: torch.Tensor | None = None) -> float:
+    """The fraction of attacks that succeed, counted only over images the model classifies correctly when
+    clean (an image already misclassified is no success of the attack). Untargeted success: the prediction
+    on the adversarial image differs from the label; targeted: it equals ``target``. The model runs in eval
+    mode (dropout off), whatever mode it is in.
+    """
+    if clean.shape != adversarial.shape:
+        raise ValueError(f"clean {tuple(clean.shape)} and adversarial {tuple(adversarial.shape)} shapes differ")
+    if len(labels) != len(clean) or (target is not None and len(target) != len(clean)):
+        raise ValueError(f"{len(clean)} images need as many labels (and targets), got {len(labels)}"
+                         + (f" and {len(target)}" if target is not None else ""))
+    labels = labels.to(clean.device)
+    if target is not None and (target.to(clean.device) == labels).any():
+        raise ValueError("some targets equal the true label; a targeted attack needs target ≠ label")
+    correct = predict(model, clean) == labels
+    if not correct.any():
+        raise ValueError("the model misclassifies every clean image, so no attack can be counted")
+    predicted = predict(model, adversarial)
+    success = predicted == target.to(clean.device) if target is not None else predicted != labels
+    return success[correct].float().mean().item()
+
+
+def roc_curve(negative_scores: torch.Tensor, positive_scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """False- and true-positive rates of the detector "score > threshold" over every threshold, from the
+    strictest (nothing flagged, (0, 0)) to the loosest ((1, 1)). Negatives are clean, positives adversarial."""
+    negative, positive = negative_scores.flatten().double().cpu(), positive_scores.flatten().double().cpu()
+    if len(negative) == 0 or len(positive) == 0:
+        raise ValueError("a ROC curve needs at least one negative and one positive score")
+    thresholds = torch.cat([torch.tensor([float("inf")]), torch.cat([negative, positive]).unique().flip(0)])
+    fpr = (negative.unsqueeze(0) >= thresholds.unsqueeze(1)).double().mean(1)
+    tpr = (positive.unsqueeze(0) >= thresholds.unsqueeze(1)).double().mean(1)
+    return fpr, tpr
+
+
+def roc_auc(negative_scores: torch.Tensor, positive_scores: torch.Tensor) -> float:
+    """Area under the ROC curve = P(score of a random positive > score of a random negative), ties counting
+    one half: the Mann–Whitney U statistic over n₋·n₊, U = R₊ − n₊(n₊ + 1)/2 with R₊ the positives' rank
+    sum (tied scores share their mean rank)."""
+    negative, positive = negative_scores.flatten().double().cpu(), positive_scores.flatten().double().cpu()
+    if len(negative) == 0 or len(positive) == 0:
+        raise ValueError("an AUC needs at least one negative and one positive score")
+    if not (torch.isfinite(negative).all() and torch.isfinite(positive).all()):
+        raise ValueError("detector scores contain NaN or Inf")
+    values, inverse, counts = torch.cat([negative, positive]).unique(return_inverse=True, return_counts=True)
+    first_rank = torch.cumsum(counts, 0) - counts + 1
+    mean_rank = first_rank + (counts - 1) / 2
+    positive_rank_sum = mean_rank[inverse[len(negative):]].sum()
+    n_pos, n_neg = len(positive), len(negative)
+    return ((positive_rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)).item()

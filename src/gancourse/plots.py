@@ -134,3 +134,40 @@ def plot_points_2d(panels: Sequence[tuple[str, torch.Tensor]], centers: torch.Te
         axis.set_yticks([])
     figure.tight_layout()
     return figure
+
+
+def plot_epsilon_panel(model: torch.nn.Module, image: torch.Tensor, label: int, class_names: Sequence[str],
+                       epsilons: Sequence[float]) -> Figure:
+    """One row per ε: the FGSM perturbation (grey = 0), the adversarial image, and the model's class
+    probabilities on it (true class green, predicted class red when wrong). The static equivalent of
+    :func:`gancourse.widgets.epsilon_slider`."""
+    from gancourse.attacks import FGSM
+
+    if image.dim() != 3:
+        raise ValueError(f"image must be C×H×W, got shape {tuple(image.shape)}")
+    figure, axes = plt.subplots(len(epsilons), 3, figsize=(8, 2.1 * len(epsilons)), squeeze=False,
+                                gridspec_kw={"width_ratios": [1, 1, 2.4]})
+    x, y = image.unsqueeze(0), torch.tensor([label], device=image.device)
+    for row, eps in zip(axes, epsilons, strict=True):
+        adversarial = FGSM(model, eps)(x, y) if eps > 0 else x
+        with torch.no_grad():
+            probabilities = model.eval()(adversarial).softmax(1)[0].cpu()
+        predicted = int(probabilities.argmax())
+        delta = (adversarial - x)[0, 0].cpu()
+        row[0].imshow(delta, cmap="RdBu", vmin=-max(epsilons + [1e-3]), vmax=max(epsilons + [1e-3]))
+        row[0].set_title(f"perturbation, ε = {eps:g}", fontsize=9)
+        row[1].imshow(adversarial[0, 0].cpu(), cmap="gray", vmin=0, vmax=1)
+        row[1].set_title(f"model says: {class_names[predicted]}", fontsize=9,
+                         color="tab:green" if predicted == label else "tab:red")
+        colors = ["tab:green" if k == label else "tab:red" if k == predicted else "tab:gray"
+                  for k in range(len(class_names))]
+        row[2].barh(range(len(class_names)), probabilities, color=colors)
+        row[2].set_yticks(range(len(class_names)), labels=list(class_names), fontsize=8)
+        row[2].set_xlim(0, 1)
+        row[2].invert_yaxis()
+        for axis in row[:2]:
+            axis.set_xticks([])
+            axis.set_yticks([])
+    axes[-1][2].set_xlabel("probability")
+    figure.tight_layout()
+    return figure

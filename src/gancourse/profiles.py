@@ -30,6 +30,8 @@ class Profile:
         projection_steps: Defense-GAN's L, gradient steps of the projection onto the generator's range.
         projection_restarts: Defense-GAN's R, random restarts of that projection.
         attack_steps: iterations of iterative attacks (PGD, C&W, DeepFool, ...).
+        adversarial_epochs: epochs of adversarial fine-tuning, starting from the clean classifier.
+        adversarial_training_steps: PGD steps per batch in PGD adversarial training.
         eval_size: test images an attack or a defense is evaluated on.
     """
 
@@ -45,6 +47,8 @@ class Profile:
     projection_steps: int
     projection_restarts: int
     attack_steps: int
+    adversarial_epochs: int
+    adversarial_training_steps: int
     eval_size: int
 
     def as_dict(self) -> dict[str, object]:
@@ -57,19 +61,22 @@ PROFILES: dict[str, Profile] = {
         name="smoke", where="CI, 2 CPU cores: proves the code path in well under a minute, not the science",
         train_size=512, test_size=256, batch_size=64, classifier_epochs=1,
         gan_iterations=20, critic_gan_iterations=5, toy_iterations=50,
-        projection_steps=5, projection_restarts=2, attack_steps=5, eval_size=64,
+        projection_steps=5, projection_restarts=2, attack_steps=5,
+        adversarial_epochs=1, adversarial_training_steps=2, eval_size=64,
     ),
     "cpu": Profile(
         name="cpu", where="a laptop or a free CPU runtime: about 10 minutes per chapter, every effect shown",
         train_size=12_000, test_size=2_000, batch_size=64, classifier_epochs=5,
         gan_iterations=3_000, critic_gan_iterations=300, toy_iterations=5_000,
-        projection_steps=50, projection_restarts=4, attack_steps=20, eval_size=500,
+        projection_steps=50, projection_restarts=4, attack_steps=20,
+        adversarial_epochs=2, adversarial_training_steps=3, eval_size=500,
     ),
     "gpu": Profile(
         name="gpu", where="a CUDA GPU (Colab T4 or better): paper-scale settings",
         train_size=None, test_size=None, batch_size=128, classifier_epochs=10,
         gan_iterations=30_000, critic_gan_iterations=30_000, toy_iterations=20_000,
-        projection_steps=200, projection_restarts=10, attack_steps=100, eval_size=2_000,
+        projection_steps=200, projection_restarts=10, attack_steps=100,
+        adversarial_epochs=10, adversarial_training_steps=10, eval_size=2_000,
     ),
 }
 

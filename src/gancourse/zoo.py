@@ -9,14 +9,18 @@ optimiser, seed), so a different profile or seed is a different model.
 
 from __future__ import annotations
 
+import copy
 import time
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from gancourse.attacks import FGSM, PGD
 from gancourse.checkpoints import CheckpointRecord, CheckpointStore, ProgressFile
 from gancourse.data import DataBundle
+from gancourse.defenses.adversarial_training import ADVERSARIAL_WEIGHTS, make_adversary
+from gancourse.defenses.detector import detector_network, train_detector
 from gancourse.evaluate import accuracy
 from gancourse.models.classifiers import build_classifier
 from gancourse.models.dcgan import DCGANDiscriminator, DCGANGenerator
@@ -62,6 +66,70 @@ def classifier(name: str, bundle: DataBundle, profile: Profile, seed: int,
 
     store = store or CheckpointStore()
     model, record = store.load_or_train(f"classifier-{name}", config, build, train)
+    return model.to(device), record
+
+
+def adversarially_trained(name: str, method: str, eps: float, bundle: DataBundle, profile: Profile, seed: int,
+                          device: torch.device | str = "cpu", store: CheckpointStore | None = None,
+                          ) -> tuple[nn.Module, CheckpointRecord]:
+    """Classifier ``name`` fine-tuned on adversarial examples, starting from :func:`classifier`'s weights,
+    for the profile's ``adversarial_epochs`` (Adam 1e-3). ``method`` is one of
+    :data:`gancourse.defenses.adversarial_training.ADVERSARIAL_TRAINING_METHODS` (``static``: FGSM examples
+    of the clean model; ``fgsm``; ``pgd`` with the profile's ``adversarial_training_steps``), ℓ∞ budget ``eps``.
+    """
+    clean, clean_record = classifier(name, bundle, profile, seed, device, store)
+    steps = profile.adversarial_training_steps
+    adversary = make_adversary(method, eps, fixed_model=clean, pgd_steps=steps)
+    config = {"model": f"classifier-{name}-adversarial-{method}", **_base_config(bundle, seed),
+              "start": clean_record.path.name, "method": method, "eps": eps,
+              "weight": ADVERSARIAL_WEIGHTS[method], "epochs": profile.adversarial_epochs,
+              "batch_size": profile.batch_size, "lr": 1e-3, **({"pgd_steps": steps} if method == "pgd" else {})}
+
+    def build() -> nn.Module:
+        return copy.deepcopy(clean).to(device)
+
+    def train(model: nn.Module, progress: ProgressFile) -> dict[str, object]:
+        started = time.perf_counter()
+        history = train_classifier(model, bundle.train_loader, profile.adversarial_epochs, lr=1e-3, device=device,
+                                   progress=progress, adversary=adversary,
+                                   adversarial_weight=ADVERSARIAL_WEIGHTS[method])
+        return {"train_loss": history["loss"], "train_seconds": time.perf_counter() - started,
+                "test_accuracy": accuracy(model, bundle.test_images, bundle.test_labels)}
+
+    store = store or CheckpointStore()
+    model, record = store.load_or_train(f"classifier-{name}-adversarial-{method}", config, build, train)
+    return model.to(device), record
+
+
+def detector(name: str, eps: float, bundle: DataBundle, profile: Profile, seed: int,
+             device: torch.device | str = "cpu", store: CheckpointStore | None = None,
+             ) -> tuple[nn.Module, CheckpointRecord]:
+    """The "safety net" for classifier ``name``: a detector trained for the profile's ``adversarial_epochs`` on
+    clean training images and their adversarial versions (half FGSM, half PGD with the profile's
+    ``adversarial_training_steps``, budget ``eps``), all made against the clean classifier."""
+    guarded, guarded_record = classifier(name, bundle, profile, seed, device, store)
+    steps = profile.adversarial_training_steps
+    fgsm, pgd = FGSM(guarded, eps), PGD(guarded, eps, steps=steps)
+    config = {"model": f"detector-{name}", **_base_config(bundle, seed), "guards": guarded_record.path.name,
+              "eps": eps, "attacks": ["fgsm", f"pgd-{steps}"], "epochs": profile.adversarial_epochs,
+              "batch_size": profile.batch_size, "lr": 1e-3}
+
+    def make_adversarial(images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        half = len(images) // 2
+        return torch.cat([fgsm(images[:half], labels[:half]), pgd(images[half:], labels[half:])])
+
+    def build() -> nn.Module:
+        torch.manual_seed(seed)
+        return detector_network().to(device)
+
+    def train(model: nn.Module, progress: ProgressFile) -> dict[str, object]:
+        started = time.perf_counter()
+        losses = train_detector(model, bundle.train_loader, make_adversarial, profile.adversarial_epochs,
+                                device=device, progress=progress)
+        return {"train_loss": losses, "train_seconds": time.perf_counter() - started}
+
+    store = store or CheckpointStore()
+    model, record = store.load_or_train(f"detector-{name}", config, build, train)
     return model.to(device), record
 
 

@@ -1,6 +1,8 @@
-"""Supervised training of a classifier, resumable epoch by epoch."""
+"""Supervised training of a classifier, optionally on adversarial examples, resumable epoch by epoch."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -18,8 +20,15 @@ def train_classifier(
     lr: float = 1e-3,
     device: torch.device | str = "cpu",
     progress: ProgressFile | None = None,
+    adversary: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    adversarial_weight: float = 0.5,
 ) -> dict[str, list[float]]:
-    """Minimise the cross-entropy  L(θ) = −E_(x,y) log softmax(f_θ(x))_y  with Adam.
+    """Minimise the cross-entropy  L(θ) = −E_(x,y) log softmax(f_θ(x))_y  with Adam; with an adversary,
+    the adversarial objective of Goodfellow et al. (2015) and Madry et al. (2018)
+
+        L(θ) = (1 − w) · CE(f_θ(x), y) + w · CE(f_θ(x_adv), y),   x_adv = adversary(f_θ, x, y),
+
+    w = ``adversarial_weight`` (Goodfellow et al.: 0.5 with FGSM; Madry et al.: 1, PGD examples only).
 
     Args:
         model: a classifier that outputs logits; trained in place, left in eval mode.
@@ -29,6 +38,8 @@ def train_classifier(
         device: where to train.
         progress: if given, the state after every epoch is saved there and a rerun resumes from it;
             it is cleared when training finishes.
+        adversary: builds adversarial versions of each batch against the model being trained.
+        adversarial_weight: w above, in [0, 1].
 
     Returns:
         ``{"loss": [...], "accuracy": [...]}``, the mean training loss and accuracy of every epoch.
@@ -37,6 +48,8 @@ def train_classifier(
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     if lr <= 0:
         raise ValueError(f"lr must be positive, got {lr}")
+    if not 0 <= adversarial_weight <= 1:
+        raise ValueError(f"adversarial_weight must be in [0, 1], got {adversarial_weight}")
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history: dict[str, list[float]] = {"loss": [], "accuracy": []}
@@ -54,6 +67,9 @@ def train_classifier(
             images, labels = images.to(device), labels.to(device)
             logits = model(images)
             loss = F.cross_entropy(logits, labels)
+            if adversary is not None:
+                adversarial_loss = F.cross_entropy(model(adversary(model, images, labels)), labels)
+                loss = (1 - adversarial_weight) * loss + adversarial_weight * adversarial_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

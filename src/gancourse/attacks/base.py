@@ -1,0 +1,192 @@
+"""The contract every attack keeps, enforced once here rather than in each attack.
+
+An attack is configured once and called::
+
+    attack = PGD(model, eps=0.1, steps=40)
+    x_adv = attack(x, y)              # untargeted: move away from the true labels y
+    x_adv = attack(x, target=t)       # targeted: move towards the labels t
+
+The call checks its inputs (N×C×H×W floats in [0, 1], finite; one int64 label per image), runs the
+attack with the model in eval mode and its parameters frozen, puts the model's mode and ``requires_grad``
+flags back, projects the result onto the budget and onto [0, 1], and returns a detached tensor on the
+input's device. The input tensor is never modified and the parameters' ``.grad`` are never touched
+(gradients are taken with respect to the input only, with :func:`torch.autograd.grad`).
+
+Budgets (``norm``): ``"linf"`` ‖x_adv − x‖∞ ≤ ε, ``"l2"`` ‖x_adv − x‖₂ ≤ ε per image, ``"l0"`` at most ε
+changed pixels per image (checked, as no projection onto an ℓ0 ball is meaningful), ``None`` for
+minimum-perturbation attacks (DeepFool, C&W) that have no budget, only the box [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NORMS = ("linf", "l2", "l0", None)
+
+
+def check_images(images: torch.Tensor, name: str = "images") -> None:
+    """Raise a ValueError unless ``images`` is a finite float N×C×H×W tensor with values in [0, 1]."""
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
+    if images.dim() != 4:
+        raise ValueError(f"{name} must be N×C×H×W, got shape {tuple(images.shape)}; "
+                         "add a batch dimension with images.unsqueeze(0) for a single image")
+    if not images.is_floating_point():
+        raise ValueError(f"{name} must be floats in [0, 1], got dtype {images.dtype}; "
+                         "convert uint8 pixels with images.float() / 255")
+    if not torch.isfinite(images).all():
+        raise ValueError(f"{name} contain NaN or Inf")
+    if len(images) and (images.min() < 0 or images.max() > 1):
+        raise ValueError(f"{name} must lie in [0, 1], got values in [{images.min().item():.3g}, "
+                         f"{images.max().item():.3g}]; the book's models take unnormalised pixels")
+
+
+def check_labels(labels: torch.Tensor, count: int, name: str = "labels") -> None:
+    """Raise a ValueError unless ``labels`` is a 1-D integer tensor of ``count`` non-negative class indices."""
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(labels).__name__}")
+    if labels.dim() != 1 or len(labels) != count:
+        raise ValueError(f"{name} must hold one class index per image: expected shape ({count},), "
+                         f"got {tuple(labels.shape)}")
+    if labels.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"{name} must be integer class indices (int64), got {labels.dtype}; "
+                         "pass class indices, not one-hot vectors or probabilities")
+    if count and labels.min() < 0:
+        raise ValueError(f"{name} must be non-negative class indices, got {labels.min().item()}")
+
+
+def check_positive(name: str, value: float, allow_zero: bool = False) -> None:
+    """Raise a ValueError unless ``value`` is a finite number > 0 (or ≥ 0 with ``allow_zero``)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'}, got {value}")
+
+
+def check_count(name: str, value: int, minimum: int = 1) -> None:
+    """Raise a ValueError unless ``value`` is an integer ≥ ``minimum``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
+
+
+@contextmanager
+def frozen_eval(model: nn.Module) -> Iterator[nn.Module]:
+    """Run a block with ``model`` in eval mode and its parameters' ``requires_grad`` off; restore both after."""
+    was_training = model.training
+    flags = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
+    model.eval()
+    for parameter, _ in flags:
+        parameter.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for parameter, flag in flags:
+            parameter.requires_grad_(flag)
+        model.train(was_training)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (CPU for a model without parameters)."""
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def input_gradient(loss: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """∇_x loss(x) for a scalar-valued ``loss``, without touching any parameter's ``.grad``."""
+    x = x.detach().requires_grad_(True)
+    gradient, = torch.autograd.grad(loss(x), x)
+    return gradient
+
+
+def cross_entropy_gradient(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """∇_x Σ_i CE(f(x_i), y_i): the summed (not averaged) loss, so each image's gradient is its own."""
+    return input_gradient(lambda inputs: F.cross_entropy(model(inputs), labels, reduction="sum"), x)
+
+
+def project(original: torch.Tensor, adversarial: torch.Tensor, norm: str | None, eps: float) -> torch.Tensor:
+    """Project ``adversarial`` onto {x' : ‖x' − x‖ ≤ ε} ∩ [0, 1]^d (ℓ∞: clamp; ℓ2: rescale) per image."""
+    delta = adversarial - original
+    if norm == "linf":
+        delta = delta.clamp(-eps, eps)
+    elif norm == "l2":
+        norms = delta.flatten(1).norm(dim=1).clamp_min(1e-12)
+        delta = delta * (eps / norms).clamp(max=1.0).view(-1, *[1] * (delta.dim() - 1))
+    return (original + delta).clamp(0.0, 1.0)
+
+
+def perturbation_norms(original: torch.Tensor, adversarial: torch.Tensor, tolerance: float = 1e-6,
+                       ) -> dict[str, torch.Tensor]:
+    """Per-image ℓ0 (pixels changed by more than ``tolerance``), ℓ2 and ℓ∞ sizes of x_adv − x."""
+    delta = (adversarial - original).flatten(1)
+    return {"l0": (delta.abs() > tolerance).sum(1).float(), "l2": delta.norm(dim=1),
+            "linf": delta.abs().amax(1)}
+
+
+class Attack:
+    """Base class. Subclasses set ``norm``, call ``super().__init__`` and implement :meth:`perturb`.
+
+    Args:
+        model: a classifier returning logits for images in [0, 1].
+        eps: the budget in the attack's norm (ignored when ``norm`` is None).
+        targeted / untargeted: which modes the attack supports.
+    """
+
+    norm: str | None = "linf"
+    supports_targeted: bool = True
+    supports_untargeted: bool = True
+
+    def __init__(self, model: nn.Module, eps: float = 0.0) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if self.norm is not None:
+            check_positive("eps", eps, allow_zero=True)
+        self.model = model
+        self.eps = float(eps)
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{key}={value}" for key, value in vars(self).items() if key != "model")
+        return f"{type(self).__name__}({settings})"
+
+    def perturb(self, x: torch.Tensor, labels: torch.Tensor, targeted: bool) -> torch.Tensor:
+        """The attack proper: adversarial versions of ``x`` (on the model's device). ``labels`` are the
+        true labels (untargeted) or the targets (targeted). Called with the model frozen in eval mode."""
+        raise NotImplementedError
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor | None = None, *,
+                 target: torch.Tensor | None = None) -> torch.Tensor:
+        """Adversarial examples for ``images``: away from ``labels``, or towards ``target`` if given."""
+        check_images(images)
+        if (labels is None) == (target is None):
+            raise ValueError("pass the true labels for an untargeted attack, attack(x, y), or the target "
+                             "labels for a targeted one, attack(x, target=t), but not both")
+        targeted = target is not None
+        goal = target if targeted else labels
+        check_labels(goal, len(images), "target" if targeted else "labels")
+        if targeted and not self.supports_targeted:
+            raise ValueError(f"{type(self).__name__} is untargeted only; call it as attack(x, y)")
+        if not targeted and not self.supports_untargeted:
+            raise ValueError(f"{type(self).__name__} is targeted only; call it as attack(x, target=t)")
+        if len(images) == 0:
+            return images.detach().clone()
+        device = model_device(self.model)
+        x = images.detach().to(device)
+        with frozen_eval(self.model):
+            with torch.no_grad():
+                num_classes = self.model(x[:1]).shape[1]
+            if goal.max() >= num_classes:
+                raise ValueError(f"{'target' if targeted else 'labels'} hold class {goal.max().item()}, but the "
+                                 f"model has only {num_classes} classes (0…{num_classes - 1})")
+            adversarial = self.perturb(x.clone(), goal.to(device=device, dtype=torch.int64), targeted)
+        adversarial = project(x, adversarial.detach(), self.norm, self.eps)
+        if self.norm == "l0":
+            changed = perturbation_norms(x, adversarial)["l0"]
+            if (changed > self.eps).any():
+                raise RuntimeError(f"{type(self).__name__} changed {int(changed.max())} pixels, more than its "
+                                   f"budget of {self.eps:g}: a bug in the attack")
+        return adversarial.to(images.device)

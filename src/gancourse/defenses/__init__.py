@@ -1,0 +1,1 @@
+"""Defenses: adversarial training, the "safety net" detector; later chapters add Defense-GAN, APE-GAN, MagNet."""

@@ -1,0 +1,93 @@
+"""The article's "safety net": a second network that tells clean inputs from adversarial ones.
+
+The detector d is a binary classifier (logits for *clean* and *adversarial*) trained on clean images and
+on adversarial examples of the classifier f it guards. The guarded classifier rejects an input when
+d says adversarial. To attack both at once (Carlini & Wagner 2017, "Adversarial examples are not easily
+detected"), combine them into one network with K + 1 outputs,
+
+    G(x)_k = f(x)_k  (k < K),      G(x)_K = max_j f(x)_j + (d(x)_adv − d(x)_clean),
+
+so argmax G = K ("rejected") exactly when the detector flags x, and otherwise argmax G = argmax f.
+A targeted attack on G towards a wrong class t < K must fool f *and* keep the detector quiet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from gancourse.checkpoints import ProgressFile
+
+CLEAN, ADVERSARIAL = 0, 1
+
+
+def detector_network() -> nn.Sequential:
+    """A small CNN for 28×28×1 inputs with two logits (clean, adversarial): model A's layout, 2 outputs."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(),                # 32×28×28
+        nn.Conv2d(32, 64, 5, stride=2), nn.ReLU(),                # 64×12×12
+        nn.Flatten(), nn.Linear(64 * 12 * 12, 128), nn.ReLU(),
+        nn.Linear(128, 2),
+    )
+
+
+def train_detector(detector: nn.Module, loader: DataLoader,
+                   make_adversarial: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], epochs: int, *,
+                   lr: float = 1e-3, device: torch.device | str = "cpu",
+                   progress: ProgressFile | None = None) -> list[float]:
+    """Train ``detector`` on every batch twice over: the clean images (label 0) and
+    ``make_adversarial(images, labels)`` (label 1). Returns the mean loss of every epoch; resumable."""
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    detector.to(device)
+    optimizer = torch.optim.Adam(detector.parameters(), lr=lr)
+    losses: list[float] = []
+    state = progress.load() if progress is not None else None
+    if state is not None:
+        detector.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        losses = list(state["losses"])
+    for _ in range(len(losses), epochs):
+        detector.train()
+        total, seen = 0.0, 0
+        for images, labels in loader:
+            images, labels = images.to(device), labels.to(device)
+            inputs = torch.cat([images, make_adversarial(images, labels)])
+            kinds = torch.cat([torch.full((len(images),), CLEAN), torch.full((len(images),), ADVERSARIAL)])
+            loss = F.cross_entropy(detector(inputs), kinds.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total, seen = total + loss.item() * len(inputs), seen + len(inputs)
+        losses.append(total / seen)
+        if progress is not None:
+            progress.save({"model": detector.state_dict(), "optimizer": optimizer.state_dict(), "losses": losses})
+    detector.eval()
+    if progress is not None:
+        progress.clear()
+    return losses
+
+
+def detection_scores(detector: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """d(x)_adv − d(x)_clean per image: > 0 means "adversarial"."""
+    with torch.no_grad():
+        logits = detector(images)
+    return logits[:, ADVERSARIAL] - logits[:, CLEAN]
+
+
+class GuardedClassifier(nn.Module):
+    """f guarded by d, as one network with K + 1 logits; class K means "rejected by the detector"."""
+
+    def __init__(self, classifier: nn.Module, detector: nn.Module) -> None:
+        super().__init__()
+        self.classifier, self.detector = classifier, detector
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.classifier(x)
+        detector_logits = self.detector(x)
+        reject = logits.amax(1) + detector_logits[:, ADVERSARIAL] - detector_logits[:, CLEAN]
+        return torch.cat([logits, reject.unsqueeze(1)], dim=1)
