@@ -148,9 +148,11 @@ class Attack:
             check_positive("eps", eps, allow_zero=True)
         self.model = model
         self.eps = float(eps)
+        self._num_classes: int | None = None
 
     def __repr__(self) -> str:
-        settings = ", ".join(f"{key}={value}" for key, value in vars(self).items() if key != "model")
+        settings = ", ".join(f"{key}={value}" for key, value in vars(self).items() if not key.startswith("_")
+                             and key != "model")
         return f"{type(self).__name__}({settings})"
 
     def perturb(self, x: torch.Tensor, labels: torch.Tensor, targeted: bool) -> torch.Tensor:
@@ -177,8 +179,10 @@ class Attack:
         device = model_device(self.model)
         x = images.detach().to(device)
         with frozen_eval(self.model):
-            with torch.no_grad():
-                num_classes = self.model(x[:1]).shape[1]
+            if self._num_classes is None:   # one forward pass, the first time this attack is called
+                with torch.no_grad():
+                    self._num_classes = self.model(x[:1]).shape[1]
+            num_classes = self._num_classes
             if goal.max() >= num_classes:
                 raise ValueError(f"{'target' if targeted else 'labels'} hold class {goal.max().item()}, but the "
                                  f"model has only {num_classes} classes (0…{num_classes - 1})")
