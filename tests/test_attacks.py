@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from gancourse.attacks import FGSM, IFGSM, JSMA, PGD, CarliniWagnerL2, DeepFool, RandFGSM, perturbation_norms
-from gancourse.attacks.base import frozen_eval
+from gancourse.attacks.base import cross_entropy_gradient, frozen_eval
 from gancourse.attacks.cw import cw_margin
 from gancourse.attacks.optimise import optimise_input
 from gancourse.data import make_loaders
@@ -227,13 +227,12 @@ def test_success_rate_counts_only_correctly_classified_images():
     with torch.no_grad():
         model[1].weight.copy_(torch.tensor([[1.0, 0, 0, 0], [0, 0, 0, 0]]))
         model[1].bias.zero_()
-    clean = torch.tensor([0.9, 0.0, 0.9]).view(3, 1, 1, 1).expand(3, 1, 2, 2).contiguous()  # predicts 0, 1?, 0
-    clean[1] = 0.0
-    labels = torch.tensor([0, 0, 1])   # image 1 (a tie → class 0 by argmax) is correct, image 2 is wrong
-    adversarial = clean.clone()
-    adversarial[0] = 0.0               # still class 0 by argmax tie: not fooled
-    adversarial[2] = 0.0
-    assert predict(model, clean).tolist() == [0, 0, 0]
+    # logits (x₀, 0): a first pixel of 0.9 gives class 0; a first pixel of 0 ties, and argmax picks class 0
+    clean = torch.tensor([0.9, 0.0, 0.9]).view(3, 1, 1, 1).expand(3, 1, 2, 2).contiguous()
+    labels = torch.tensor([0, 0, 1])   # images 0 and 1 are classified correctly, image 2 is not
+    adversarial = torch.zeros_like(clean)
+    assert predict(model, clean).tolist() == [0, 0, 0] and predict(model, adversarial).tolist() == [0, 0, 0]
+    # counted over all images, image 2 would be a success (1/3); over the correct ones nothing was fooled
     assert attack_success_rate(model, clean, adversarial, labels) == 0.0
     with pytest.raises(ValueError, match="target ≠ label"):
         attack_success_rate(model, clean, adversarial, labels, target=labels)
@@ -289,6 +288,5 @@ def test_cross_entropy_gradient_is_per_image():
     model.eval()
     x, y = torch.rand(3, 1, 6, 6, requires_grad=True), torch.tensor([0, 1, 2])
     F.cross_entropy(model(x), y, reduction="sum").backward()
-    from gancourse.attacks.base import cross_entropy_gradient
     with frozen_eval(model):
         assert torch.allclose(cross_entropy_gradient(model, x.detach()[:1], y[:1]), x.grad[:1])
