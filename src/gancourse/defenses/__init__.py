@@ -1,1 +1,1 @@
-"""Defenses: adversarial training, the "safety net" detector; later chapters add Defense-GAN, APE-GAN, MagNet."""
+"""Defenses: adversarial training, the "safety net" detector, Defense-GAN's projection; APE-GAN and MagNet follow."""

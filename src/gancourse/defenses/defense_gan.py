@@ -1,0 +1,138 @@
+"""Defense-GAN (Samangouei et al. 2018): classify the generator's closest image instead of the input.
+
+Projection onto the range of a generator G: for each image x, from R random starts z⁰ ~ N(0, σ²I)
+(σ² = 1/128 in the paper), run L steps of gradient descent with momentum on the per-image error
+
+    e(z) = ‖G(z) − x‖₂² / d        (d = pixels per image)
+
+    v ← μ·v + ∇_z e(z),   z ← z − η_k·v,     η_k = η for k < ⌊0.8·L⌋, then η/10 (once, not compounded)
+
+and keep, **for each image separately**, the restart with the smallest final error:
+z* = argmin_r e(z_r^L). The classifier then sees G(z*), and e(z*) serves as a detection score
+(adversarial inputs tend to lie farther from the range). Paper defaults: L = 200, R = 10, η = 10, μ = 0.7.
+
+All images × restarts are projected as one batch (chunked to bound memory); every latent's gradient is
+its own because the summed error of independent rows is differentiated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from gancourse.attacks.base import check_count, check_images, check_positive, frozen_eval, model_device
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The result of projecting N images: G(z*) (N×C×H×W), z* (N×latent), e(z*) (N), and every restart's
+    final error (N×R)."""
+
+    reconstructions: torch.Tensor
+    latents: torch.Tensor
+    errors: torch.Tensor
+    restart_errors: torch.Tensor
+
+
+def step_size(step: int, steps: int, lr: float, decay_at: float = 0.8) -> float:
+    """η_k: ``lr`` before step ⌊decay_at·steps⌋, ``lr / 10`` from then on."""
+    return lr if step < int(decay_at * steps) else lr * 0.1
+
+
+def initial_latents(count: int, restarts: int, latent_dim: int, variance: float = 1 / 128,
+                    generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Random starts z⁰ ~ N(0, variance·I), shaped N×R×latent_dim."""
+    noise = torch.randn(count, restarts, latent_dim, generator=generator)
+    return (noise * variance ** 0.5).to(device)
+
+
+def project(generator: nn.Module, images: torch.Tensor, starts: torch.Tensor, *, steps: int = 200,
+            lr: float = 10.0, momentum: float = 0.7, decay_at: float = 0.8, chunk: int = 256) -> Projection:
+    """Project ``images`` onto G's range from the given random ``starts`` (N×R×latent; see
+    :func:`initial_latents`), with the schedule of the module docstring. ``chunk`` images (× R latents) are
+    optimised at once. The generator runs frozen in eval mode; its state is restored."""
+    check_images(images)
+    if starts.dim() != 3 or len(starts) != len(images):
+        raise ValueError(f"starts must be N×R×latent with N = {len(images)} images, got shape {tuple(starts.shape)}")
+    check_count("steps", steps)
+    check_positive("lr", lr)
+    check_positive("momentum", momentum, allow_zero=True)
+    check_count("chunk", chunk)
+    if not 0 < decay_at <= 1:
+        raise ValueError(f"decay_at must be in (0, 1], got {decay_at}")
+    device = model_device(generator)
+    parts = []
+    with frozen_eval(generator):
+        for start in range(0, len(images), chunk):
+            parts.append(_project_chunk(generator, images[start:start + chunk].to(device),
+                                        starts[start:start + chunk].to(device), steps, lr, momentum, decay_at))
+    reconstructions, latents, errors, restart_errors = (torch.cat(column) for column in zip(*parts, strict=True))
+    return Projection(reconstructions.to(images.device), latents, errors, restart_errors)
+
+
+def _project_chunk(generator: nn.Module, images: torch.Tensor, starts: torch.Tensor, steps: int, lr: float,
+                   momentum: float, decay_at: float) -> tuple[torch.Tensor, ...]:
+    n, restarts, latent_dim = starts.shape
+    targets = images.repeat_interleave(restarts, dim=0)                 # image i for rows i·R … i·R + R − 1
+    z = starts.reshape(n * restarts, latent_dim).clone()
+    velocity = torch.zeros_like(z)
+
+    def errors_of(latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        generated = generator(latents)
+        if generated.shape[1:] != images.shape[1:]:
+            raise ValueError(f"the generator makes {tuple(generated.shape[1:])} images, the inputs are "
+                             f"{tuple(images.shape[1:])}")
+        return generated, (generated - targets).flatten(1).pow(2).mean(1)
+
+    for step in range(steps):
+        z.requires_grad_(True)
+        _, errors = errors_of(z)
+        gradient, = torch.autograd.grad(errors.sum(), z)
+        with torch.no_grad():
+            velocity = momentum * velocity + gradient
+            z = z - step_size(step, steps, lr, decay_at) * velocity
+    with torch.no_grad():
+        generated, errors = errors_of(z)
+    restart_errors = errors.view(n, restarts)
+    best = restart_errors.argmin(1)                                      # per image, not per batch
+    rows = torch.arange(n, device=z.device) * restarts + best
+    return generated[rows], z[rows], restart_errors.gather(1, best[:, None]).squeeze(1), restart_errors
+
+
+class DefenseGAN(nn.Module):
+    """The Defense-GAN preprocessor: ``forward(x)`` returns G(z*), so ``classifier(defense(x))`` is the
+    defended model; :meth:`project` also gives z* and the errors (the detection scores).
+
+    Args:
+        generator: G, mapping N×latent_dim to images like the inputs (the chapter 02 WGAN-GP generator).
+        latent_dim: size of z.
+        steps, restarts, lr, momentum, decay_at: L, R, η, μ and the decay point (paper: 200, 10, 10, 0.7, 0.8).
+        variance: of the random starts (paper: 1/128).
+        chunk: images projected at once.
+        seed: seeds the random starts of every call (None: the global RNG), so a call is repeatable.
+    """
+
+    def __init__(self, generator: nn.Module, latent_dim: int, steps: int = 200, restarts: int = 10,
+                 lr: float = 10.0, momentum: float = 0.7, decay_at: float = 0.8, variance: float = 1 / 128,
+                 chunk: int = 256, seed: int | None = 0) -> None:
+        super().__init__()
+        check_count("latent_dim", latent_dim)
+        check_count("steps", steps)
+        check_count("restarts", restarts)
+        check_positive("variance", variance)
+        self.generator = generator
+        self.latent_dim, self.steps, self.restarts = latent_dim, steps, restarts
+        self.lr, self.momentum, self.decay_at, self.variance = lr, momentum, decay_at, variance
+        self.chunk, self.seed = chunk, seed
+
+    def project(self, images: torch.Tensor) -> Projection:
+        """Project ``images`` (N×C×H×W in [0, 1]) with this defense's settings."""
+        random = torch.Generator().manual_seed(self.seed) if self.seed is not None else None
+        starts = initial_latents(len(images), self.restarts, self.latent_dim, self.variance, random)
+        return project(self.generator, images, starts, steps=self.steps, lr=self.lr, momentum=self.momentum,
+                       decay_at=self.decay_at, chunk=self.chunk)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.project(images).reconstructions
