@@ -6,6 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from gancourse.attacks import PGD
+from gancourse.attacks.bpda import BPDA
 from gancourse.defenses.defense_gan import DefenseGAN, initial_latents, project, step_size
 from gancourse.evaluate import roc_auc
 
@@ -93,3 +95,34 @@ def test_bad_input_is_rejected():
         DefenseGAN(generator, latent_dim=3, steps=1)(torch.rand(1, 1, 28, 28))
     with pytest.raises(ValueError, match="starts must be N×R×latent"):
         project(generator, torch.rand(2, 1, 4, 4), torch.randn(3, 2, 3))
+
+
+def test_the_defense_runs_under_no_grad_as_predict_calls_it():
+    generator = LinearGenerator()
+    images = torch.rand(3, 1, 4, 4)
+    defense = DefenseGAN(generator, latent_dim=3, steps=10, restarts=2)
+    with torch.no_grad():
+        inside = defense(images)
+    assert torch.allclose(inside, defense(images))
+
+
+def test_bpda_is_exact_forward_and_identity_backward():
+    generator = LinearGenerator()
+    defense = DefenseGAN(generator, latent_dim=3, steps=10, restarts=2)
+    x = torch.rand(2, 1, 4, 4, requires_grad=True)
+    out = BPDA(defense)(x)
+    assert torch.allclose(out, defense(x.detach()))
+    weights = torch.randn(2, 1, 4, 4)
+    gradient, = torch.autograd.grad((out * weights).sum(), x)
+    assert torch.equal(gradient, weights)
+    with pytest.raises(ValueError, match="keeps the shape"):
+        BPDA(nn.Flatten())(torch.rand(1, 1, 4, 4))
+
+
+def test_an_attack_through_bpda_keeps_the_contract():
+    generator = LinearGenerator()
+    defended = nn.Sequential(BPDA(DefenseGAN(generator, latent_dim=3, steps=5, restarts=2)),
+                             nn.Flatten(), nn.Linear(16, 3))
+    x, y = torch.rand(4, 1, 4, 4), torch.tensor([0, 1, 2, 0])
+    adversarial = PGD(defended, eps=0.1, steps=3)(x, y)
+    assert (adversarial - x).abs().max() <= 0.1 + 1e-6 and adversarial.min() >= 0 and adversarial.max() <= 1

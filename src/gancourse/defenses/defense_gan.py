@@ -87,9 +87,10 @@ def _project_chunk(generator: nn.Module, images: torch.Tensor, starts: torch.Ten
         return generated, (generated - targets).flatten(1).pow(2).mean(1)
 
     for step in range(steps):
-        z.requires_grad_(True)
-        _, errors = errors_of(z)
-        gradient, = torch.autograd.grad(errors.sum(), z)
+        with torch.enable_grad():          # the defense may be called under torch.no_grad (e.g. by predict)
+            z.requires_grad_(True)
+            _, errors = errors_of(z)
+            gradient, = torch.autograd.grad(errors.sum(), z)
         with torch.no_grad():
             velocity = momentum * velocity + gradient
             z = z - step_size(step, steps, lr, decay_at) * velocity
