@@ -16,7 +16,10 @@ from gancourse.attacks import FGSM, IFGSM, JSMA, PGD, CarliniWagnerL2, DeepFool,
 from gancourse.attacks.base import cross_entropy_gradient, frozen_eval
 from gancourse.attacks.cw import cw_margin
 from gancourse.attacks.optimise import optimise_input
+from gancourse.attacks.substitute import jacobian_augmentation, train_substitute
 from gancourse.data import make_loaders
+from gancourse.defenses.adversarial_training import make_adversary
+from gancourse.defenses.detector import GuardedClassifier, detection_scores, train_detector
 from gancourse.evaluate import accuracy, attack_success_rate, predict
 from gancourse.models.classifiers import build_classifier
 from gancourse.profiles import PROFILES
@@ -290,3 +293,79 @@ def test_cross_entropy_gradient_is_per_image():
     F.cross_entropy(model(x), y, reduction="sum").backward()
     with frozen_eval(model):
         assert torch.allclose(cross_entropy_gradient(model, x.detach()[:1], y[:1]), x.grad[:1])
+
+
+def test_jacobian_augmentation_doubles_the_set_within_lambda_and_the_box(mnist):
+    bundle, model = mnist
+    x = bundle.test_images[:10]
+    labels = predict(model, x)
+    augmented = jacobian_augmentation(model, x, labels, lam=0.1)
+    assert augmented.shape == x.shape and augmented.min() >= 0 and augmented.max() <= 1
+    assert (augmented - x).abs().max() <= 0.1 + 1e-6 and (augmented != x).any()
+
+
+def test_the_substitute_learns_the_black_box_from_labels_alone(mnist):
+    bundle, oracle = mnist
+    seeds = bundle.train_images[torch.randperm(len(bundle.train_images), generator=torch.Generator().manual_seed(0))[:150]]
+    queried = []
+
+    def black_box(images):
+        queried.append(len(images))
+        return predict(oracle, images)
+
+    torch.manual_seed(0)
+    substitute = build_classifier("E")
+    history = train_substitute(black_box, substitute, seeds, rounds=4, epochs=5,
+                               generator=torch.Generator().manual_seed(0))
+    assert history.set_sizes == [150, 300, 600, 1200] and history.queries == sum(queried) == 2250
+    x = bundle.test_images
+    assert (predict(substitute, x) == predict(oracle, x)).float().mean() > 0.6
+
+
+def test_adversaries_for_adversarial_training():
+    fixed, trained = tiny_convnet(), tiny_convnet(classes=5)
+    with torch.no_grad():
+        trained[-1].weight.mul_(-1)
+    x, y = torch.rand(3, 1, 6, 6), torch.tensor([0, 1, 2])
+    static = make_adversary("static", 0.1, fixed_model=fixed)
+    assert torch.equal(static(trained, x, y), FGSM(fixed, 0.1)(x, y))          # the fixed model's examples
+    assert torch.equal(make_adversary("fgsm", 0.1)(trained, x, y), FGSM(trained, 0.1)(x, y))
+    with pytest.raises(ValueError, match="fixed_model"):
+        make_adversary("static", 0.1)
+    with pytest.raises(ValueError, match="unknown adversarial training method"):
+        make_adversary("trades", 0.1)
+
+
+def test_the_guarded_classifier_rejects_exactly_when_the_detector_fires():
+    classifier = tiny_convnet()
+    detector = nn.Sequential(nn.Flatten(), nn.Linear(36, 2))
+    guarded = GuardedClassifier(classifier, detector).eval()
+    x = torch.rand(64, 1, 6, 6, generator=torch.Generator().manual_seed(0))
+    fires = detection_scores(detector, x) > 0
+    predicted = predict(guarded, x)
+    assert 0 < fires.sum() < len(x)                                         # both cases occur
+    assert torch.equal(predicted == 5, fires)
+    assert torch.equal(predicted[~fires], predict(classifier, x)[~fires])
+
+
+def test_the_detector_learns_to_flag_fgsm_examples(mnist):
+    bundle, model = mnist
+    attack = FGSM(model, 0.2)
+    torch.manual_seed(0)
+    detector = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 2))
+    losses = train_detector(detector, bundle.train_loader, lambda x, y: attack(x, y), epochs=2)
+    assert losses[-1] < losses[0]
+    x, y = bundle.test_images[:300], bundle.test_labels[:300]
+    clean_flagged = (detection_scores(detector, x) > 0).float().mean()
+    adversarial_flagged = (detection_scores(detector, attack(x, y)) > 0).float().mean()
+    assert adversarial_flagged > 0.9 and clean_flagged < 0.1
+
+
+def test_epsilon_panel_draws_one_row_per_budget_and_keeps_the_model_mode():
+    import matplotlib
+    matplotlib.use("Agg")
+    from gancourse.plots import plot_epsilon_panel
+    model = tiny_convnet()
+    model.train()
+    figure = plot_epsilon_panel(model, torch.rand(1, 6, 6), 0, [str(k) for k in range(5)], (0.0, 0.05, 0.1))
+    assert len(figure.axes) == 3 * 3 and model.training

@@ -151,3 +151,28 @@ def test_wasserstein_1d_known_answers_and_an_independent_check():
     assert wasserstein_1d(sample, other) == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ValueError, match="equal size"):
         wasserstein_1d(sample, sample[:10])
+
+
+def test_roc_auc_agrees_with_scipys_mann_whitney_u_including_ties():
+    from scipy.stats import mannwhitneyu
+
+    from gancourse.evaluate import roc_auc
+    generator = torch.Generator().manual_seed(0)
+    negative = torch.randint(0, 5, (300,), generator=generator).float()
+    positive = torch.randint(1, 7, (200,), generator=generator).float()
+    expected = mannwhitneyu(positive.numpy(), negative.numpy()).statistic / (300 * 200)
+    assert roc_auc(negative, positive) == pytest.approx(expected, abs=1e-9)
+    assert roc_auc(torch.zeros(3), torch.ones(2)) == 1.0 and roc_auc(torch.ones(3), torch.zeros(2)) == 0.0
+    with pytest.raises(ValueError, match="NaN"):
+        roc_auc(torch.tensor([float("nan")]), torch.ones(1))
+
+
+def test_roc_curve_runs_from_nothing_to_everything_and_its_area_is_the_auc():
+    from gancourse.evaluate import roc_auc, roc_curve
+    generator = torch.Generator().manual_seed(1)
+    negative, positive = torch.randn(400, generator=generator), torch.randn(300, generator=generator) + 1
+    fpr, tpr = roc_curve(negative, positive)
+    assert (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0.0, 0.0, 1.0, 1.0)
+    assert (fpr.diff() >= 0).all() and (tpr.diff() >= 0).all()
+    area = torch.trapezoid(tpr, fpr).item()
+    assert area == pytest.approx(roc_auc(negative, positive), abs=1e-9)

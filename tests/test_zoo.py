@@ -54,3 +54,17 @@ def test_cgan_snapshots_cycle_through_the_classes(tmp_path, bundle):
     assert record.source == "trained" and pair["generator"].num_classes == 10
     assert pair["snapshots"].labels[:12].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
     assert pair["snapshots"].taken.all()
+
+
+def test_adversarial_and_detector_recipes_train_once_and_depend_on_the_clean_model(tmp_path, bundle):
+    store = CheckpointStore(tmp_path)
+    clean, _ = zoo.classifier("D", bundle, TINY, seed=0, store=store)
+    robust, record = zoo.adversarially_trained("D", "pgd", 0.3, bundle, TINY, seed=0, store=store)
+    assert record.source == "trained" and record.metadata["test_accuracy"] > 0
+    assert record.metadata.get("train_loss") and not torch.equal(robust[1].weight, clean[1].weight)
+    _, again = zoo.adversarially_trained("D", "pgd", 0.3, bundle, TINY, seed=0, store=store)
+    assert again.source == "loaded"
+    _, other_eps = zoo.adversarially_trained("D", "pgd", 0.1, bundle, TINY, seed=0, store=store)
+    assert other_eps.source == "trained"
+    detector, detector_record = zoo.detector("D", 0.3, bundle, TINY, seed=0, store=store)
+    assert detector_record.source == "trained" and detector(bundle.test_images[:2]).shape == (2, 2)

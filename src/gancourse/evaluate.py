@@ -131,6 +131,7 @@ def roc_auc(negative_scores: torch.Tensor, positive_scores: torch.Tensor) -> flo
     if not (torch.isfinite(negative).all() and torch.isfinite(positive).all()):
         raise ValueError("detector scores contain NaN or Inf")
     values, inverse, counts = torch.cat([negative, positive]).unique(return_inverse=True, return_counts=True)
+    counts = counts.double()                                     # float32 ranks would lose digits
     first_rank = torch.cumsum(counts, 0) - counts + 1
     mean_rank = first_rank + (counts - 1) / 2
     positive_rank_sum = mean_rank[inverse[len(negative):]].sum()

@@ -142,19 +142,21 @@ def plot_epsilon_panel(model: torch.nn.Module, image: torch.Tensor, label: int, 
     probabilities on it (true class green, predicted class red when wrong). The static equivalent of
     :func:`gancourse.widgets.epsilon_slider`."""
     from gancourse.attacks import FGSM
+    from gancourse.attacks.base import frozen_eval
 
     if image.dim() != 3:
         raise ValueError(f"image must be C×H×W, got shape {tuple(image.shape)}")
     figure, axes = plt.subplots(len(epsilons), 3, figsize=(8, 2.1 * len(epsilons)), squeeze=False,
                                 gridspec_kw={"width_ratios": [1, 1, 2.4]})
     x, y = image.unsqueeze(0), torch.tensor([label], device=image.device)
+    largest = max([*epsilons, 1e-3])
     for row, eps in zip(axes, epsilons, strict=True):
         adversarial = FGSM(model, eps)(x, y) if eps > 0 else x
-        with torch.no_grad():
-            probabilities = model.eval()(adversarial).softmax(1)[0].cpu()
+        with torch.no_grad(), frozen_eval(model):                   # the caller's model mode is kept
+            probabilities = model(adversarial).softmax(1)[0].cpu()
         predicted = int(probabilities.argmax())
         delta = (adversarial - x)[0, 0].cpu()
-        row[0].imshow(delta, cmap="RdBu", vmin=-max(epsilons + [1e-3]), vmax=max(epsilons + [1e-3]))
+        row[0].imshow(delta, cmap="RdBu", vmin=-largest, vmax=largest)
         row[0].set_title(f"perturbation, ε = {eps:g}", fontsize=9)
         row[1].imshow(adversarial[0, 0].cpu(), cmap="gray", vmin=0, vmax=1)
         row[1].set_title(f"model says: {class_names[predicted]}", fontsize=9,
