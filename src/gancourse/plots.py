@@ -155,15 +155,15 @@ def plot_epsilon_panel(model: torch.nn.Module, image: torch.Tensor, label: int, 
         with torch.no_grad(), frozen_eval(model):                   # the caller's model mode is kept
             probabilities = model(adversarial).softmax(1)[0].cpu()
         predicted = int(probabilities.argmax())
-        delta = (adversarial - x)[0, 0].cpu()
+        delta = (adversarial - x)[0, 0].cpu().numpy()
         row[0].imshow(delta, cmap="RdBu", vmin=-largest, vmax=largest)
         row[0].set_title(f"perturbation, ε = {eps:g}", fontsize=9)
-        row[1].imshow(adversarial[0, 0].cpu(), cmap="gray", vmin=0, vmax=1)
+        row[1].imshow(adversarial[0, 0].cpu().numpy(), cmap="gray", vmin=0, vmax=1)
         row[1].set_title(f"model says: {class_names[predicted]}", fontsize=9,
                          color="tab:green" if predicted == label else "tab:red")
         colors = ["tab:green" if k == label else "tab:red" if k == predicted else "tab:gray"
                   for k in range(len(class_names))]
-        row[2].barh(range(len(class_names)), probabilities, color=colors)
+        row[2].barh(range(len(class_names)), probabilities.numpy(), color=colors)
         row[2].set_yticks(range(len(class_names)), labels=list(class_names), fontsize=8)
         row[2].set_xlim(0, 1)
         row[2].invert_yaxis()
