@@ -8,7 +8,8 @@ from torch import nn
 
 from gancourse.attacks import PGD
 from gancourse.attacks.bpda import BPDA
-from gancourse.defenses.defense_gan import DefenseGAN, initial_latents, project, step_size
+from gancourse.attacks.latent_search import LatentSearch
+from gancourse.defenses.defense_gan import DefenseGAN, fewer_restarts, initial_latents, project, step_size
 from gancourse.evaluate import roc_auc
 
 
@@ -126,3 +127,53 @@ def test_an_attack_through_bpda_keeps_the_contract():
     x, y = torch.rand(4, 1, 4, 4), torch.tensor([0, 1, 2, 0])
     adversarial = PGD(defended, eps=0.1, steps=3)(x, y)
     assert (adversarial - x).abs().max() <= 0.1 + 1e-6 and adversarial.min() >= 0 and adversarial.max() <= 1
+
+
+def test_fewer_restarts_equals_projecting_with_the_first_starts_only():
+    generator = LinearGenerator()
+    images = torch.rand(6, 1, 4, 4)
+    starts = torch.randn(6, 5, 3)
+    full = project(generator, images, starts, steps=20, lr=5.0)
+    for kept in (1, 3, 5):
+        direct = project(generator, images, starts[:, :kept], steps=20, lr=5.0)
+        derived = fewer_restarts(generator, full, kept)
+        assert torch.allclose(derived.errors, direct.errors, atol=1e-6)
+        assert torch.allclose(derived.latents, direct.latents, atol=1e-6)
+        assert torch.allclose(derived.reconstructions, direct.reconstructions, atol=1e-6)
+    with pytest.raises(ValueError, match="has 5 restarts"):
+        fewer_restarts(generator, full, 6)
+
+
+class PixelSumClassifier(nn.Module):
+    """Two classes: logit 1 − logit 0 = Σ w·x − b, a fixed linear rule on the 16 pixels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(1)
+        self.weight = nn.Parameter(torch.randn(16))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        score = x.flatten(1) @ self.weight - self.weight.sum() / 2
+        return torch.stack([-score, score], dim=1)
+
+
+def test_the_latent_search_returns_misclassified_images_from_the_generators_range():
+    generator, classifier = LinearGenerator(), PixelSumClassifier()
+    with torch.no_grad():
+        images = generator(torch.randn(16, 3))
+        labels = classifier(images).argmax(1)
+    defense = DefenseGAN(generator, latent_dim=3, steps=100, restarts=4, lr=20.0)
+    before = images.clone()
+    adversarial = LatentSearch(classifier, defense, steps=300, c=1.0, lr=0.1)(images, labels)
+    assert torch.equal(images, before)
+    fooled = classifier(adversarial).argmax(1) != labels
+    assert fooled.float().mean() >= 0.9
+    # x' = G(z) for some z: projecting it again finds (almost) no error, unlike the perturbation of a
+    # pixel-space attack
+    again = DefenseGAN(generator, latent_dim=3, steps=300, restarts=4, lr=50.0).project(adversarial)
+    assert again.errors[fooled].max() < 1e-4
+
+
+def test_the_latent_search_needs_a_defense_gan():
+    with pytest.raises(TypeError, match="DefenseGAN"):
+        LatentSearch(PixelSumClassifier(), nn.Identity())

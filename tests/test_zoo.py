@@ -68,3 +68,22 @@ def test_adversarial_and_detector_recipes_train_once_and_depend_on_the_clean_mod
     assert other_eps.source == "trained"
     detector, detector_record = zoo.detector("D", 0.3, bundle, TINY, seed=0, store=store)
     assert detector_record.source == "trained" and detector(bundle.test_images[:2]).shape == (2, 2)
+
+
+def test_reconstruction_trained_classifier_depends_on_the_generator_and_the_clean_model(tmp_path, bundle):
+    store = CheckpointStore(tmp_path)
+    model, record = zoo.reconstruction_trained("D", bundle, TINY, seed=0, store=store)
+    assert record.source == "trained" and not model.training
+    assert record.metadata.get("train_loss") and len(record.metadata["train_loss"]) == TINY.classifier_epochs
+    clean, _ = zoo.classifier("D", bundle, TINY, seed=0, store=store)
+    assert any(not torch.equal(a, b) for a, b in zip(model.state_dict().values(), clean.state_dict().values(), strict=True))
+    _, again = zoo.reconstruction_trained("D", bundle, TINY, seed=0, store=store)
+    assert again.source == "loaded"
+
+
+def test_magnet_autoencoder_recipe_trains_once(tmp_path, bundle):
+    store = CheckpointStore(tmp_path)
+    autoencoder, record = zoo.magnet(bundle, TINY, seed=0, store=store)
+    assert record.source == "trained" and len(record.metadata["train_loss"]) == 3 * TINY.classifier_epochs
+    assert autoencoder(bundle.test_images[:2]).shape == (2, 1, 28, 28)
+    assert zoo.magnet(bundle, TINY, seed=0, store=store)[1].source == "loaded"

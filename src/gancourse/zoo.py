@@ -14,13 +14,15 @@ import time
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, TensorDataset
 
 from gancourse.attacks import FGSM, PGD
 from gancourse.checkpoints import CheckpointRecord, CheckpointStore, ProgressFile
 from gancourse.data import DataBundle
 from gancourse.defenses.adversarial_training import ADVERSARIAL_WEIGHTS, make_adversary
+from gancourse.defenses.defense_gan import DefenseGAN
 from gancourse.defenses.detector import detector_network, train_detector
+from gancourse.defenses.magnet import magnet_autoencoder, train_autoencoder
 from gancourse.evaluate import accuracy
 from gancourse.models.classifiers import build_classifier
 from gancourse.models.dcgan import DCGANDiscriminator, DCGANGenerator
@@ -212,3 +214,60 @@ def wgan_gp(bundle: DataBundle, profile: Profile, seed: int, device: torch.devic
     store = store or CheckpointStore()
     pair, record = store.load_or_train("wgan-gp", config, build, train)
     return pair.to(device), record
+
+
+def reconstruction_trained(name: str, bundle: DataBundle, profile: Profile, seed: int,
+                           device: torch.device | str = "cpu", store: CheckpointStore | None = None,
+                           ) -> tuple[nn.Module, CheckpointRecord]:
+    """Defense-GAN-Rec: classifier ``name`` trained on Defense-GAN reconstructions G(z*) of training images
+    instead of the images themselves. To fit the profile's budget it is fine-tuned from :func:`classifier`'s
+    weights for the profile's classifier epochs on the reconstructions of the first 6 × ``eval_size``
+    training images, each projected onto :func:`wgan_gp`'s generator with the profile's L and one restart."""
+    clean, clean_record = classifier(name, bundle, profile, seed, device, store)
+    pair, gan_record = wgan_gp(bundle, profile, seed, device, store)
+    count = min(len(bundle.train_images), 6 * profile.eval_size)
+    config = {"model": f"classifier-{name}-reconstructions", **_base_config(bundle, seed),
+              "start": clean_record.path.name, "generator": gan_record.path.name, "images": count,
+              "projection_steps": profile.projection_steps, "restarts": 1,
+              "epochs": profile.classifier_epochs, "batch_size": profile.batch_size, "lr": 1e-3}
+
+    def build() -> nn.Module:
+        return copy.deepcopy(clean).to(device)
+
+    def train(model: nn.Module, progress: ProgressFile) -> dict[str, object]:
+        started = time.perf_counter()
+        defense = DefenseGAN(pair["generator"], 128, steps=profile.projection_steps, restarts=1, seed=seed)
+        reconstructions = defense(bundle.train_images[:count].to(device)).cpu()
+        loader = DataLoader(TensorDataset(reconstructions, bundle.train_labels[:count]),
+                            batch_size=profile.batch_size, shuffle=True,
+                            generator=torch.Generator().manual_seed(seed))
+        history = train_classifier(model, loader, profile.classifier_epochs, lr=1e-3, device=device,
+                                   progress=progress)
+        return {"train_loss": history["loss"], "train_seconds": time.perf_counter() - started}
+
+    store = store or CheckpointStore()
+    model, record = store.load_or_train(f"classifier-{name}-reconstructions", config, build, train)
+    return model.to(device), record
+
+
+def magnet(bundle: DataBundle, profile: Profile, seed: int, device: torch.device | str = "cpu",
+           store: CheckpointStore | None = None) -> tuple[nn.Module, CheckpointRecord]:
+    """MagNet's autoencoder for the dataset, trained with noise 0.1 and Adam(1e-2) for 3 × the profile's
+    classifier epochs (it is tiny); wrap it in :class:`gancourse.defenses.magnet.MagNet`."""
+    channels = bundle.info.image_shape[0]
+    epochs = 3 * profile.classifier_epochs
+    config = {"model": "magnet-autoencoder", **_base_config(bundle, seed), "epochs": epochs, "noise": 0.1,
+              "batch_size": profile.batch_size, "lr": 1e-2}
+
+    def build() -> nn.Module:
+        torch.manual_seed(seed)
+        return magnet_autoencoder(channels).to(device)
+
+    def train(model: nn.Module, progress: ProgressFile) -> dict[str, object]:
+        started = time.perf_counter()
+        losses = train_autoencoder(model, bundle.train_loader, epochs, lr=1e-2, device=device, progress=progress)
+        return {"train_loss": losses, "train_seconds": time.perf_counter() - started}
+
+    store = store or CheckpointStore()
+    model, record = store.load_or_train("magnet-autoencoder", config, build, train)
+    return model.to(device), record

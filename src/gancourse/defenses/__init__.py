@@ -1,1 +1,1 @@
-"""Defenses: adversarial training, the "safety net" detector, Defense-GAN's projection; APE-GAN and MagNet follow."""
+"""Defenses: adversarial training, the "safety net" detector, Defense-GAN's projection, MagNet; APE-GAN follows."""

@@ -28,11 +28,12 @@ from gancourse.attacks.base import check_count, check_images, check_positive, fr
 @dataclass(frozen=True)
 class Projection:
     """The result of projecting N images: G(z*) (N×C×H×W), z* (N×latent), e(z*) (N), and every restart's
-    final error (N×R)."""
+    final latent (N×R×latent) and error (N×R)."""
 
     reconstructions: torch.Tensor
     latents: torch.Tensor
     errors: torch.Tensor
+    restart_latents: torch.Tensor
     restart_errors: torch.Tensor
 
 
@@ -68,8 +69,26 @@ def project(generator: nn.Module, images: torch.Tensor, starts: torch.Tensor, *,
         for start in range(0, len(images), chunk):
             parts.append(_project_chunk(generator, images[start:start + chunk].to(device),
                                         starts[start:start + chunk].to(device), steps, lr, momentum, decay_at))
-    reconstructions, latents, errors, restart_errors = (torch.cat(column) for column in zip(*parts, strict=True))
-    return Projection(reconstructions.to(images.device), latents, errors, restart_errors)
+    reconstructions, latents, errors, restart_latents, restart_errors = (
+        torch.cat(column) for column in zip(*parts, strict=True))
+    return Projection(reconstructions.to(images.device), latents, errors, restart_latents, restart_errors)
+
+
+def fewer_restarts(generator: nn.Module, projection: Projection, restarts: int) -> Projection:
+    """The projection that only the first ``restarts`` of ``projection``'s restarts would have given:
+    restarts are independent, so z* = argmin over r < ``restarts`` of e(z_r^L), per image, without redoing
+    any step (used to tabulate accuracy against R from one run with the largest R)."""
+    available = projection.restart_errors.shape[1]
+    check_count("restarts", restarts)
+    if restarts > available:
+        raise ValueError(f"the projection has {available} restarts; cannot keep the first {restarts}")
+    errors = projection.restart_errors[:, :restarts]
+    best = errors.argmin(1)
+    latents = projection.restart_latents[torch.arange(len(best)), best]
+    with torch.no_grad(), frozen_eval(generator):
+        reconstructions = generator(latents.to(model_device(generator))).to(projection.reconstructions.device)
+    return Projection(reconstructions, latents, errors.gather(1, best[:, None]).squeeze(1),
+                      projection.restart_latents[:, :restarts], errors)
 
 
 def _project_chunk(generator: nn.Module, images: torch.Tensor, starts: torch.Tensor, steps: int, lr: float,
@@ -99,7 +118,8 @@ def _project_chunk(generator: nn.Module, images: torch.Tensor, starts: torch.Ten
     restart_errors = errors.view(n, restarts)
     best = restart_errors.argmin(1)                                      # per image, not per batch
     rows = torch.arange(n, device=z.device) * restarts + best
-    return generated[rows], z[rows], restart_errors.gather(1, best[:, None]).squeeze(1), restart_errors
+    return (generated[rows], z[rows], restart_errors.gather(1, best[:, None]).squeeze(1),
+            z.view(n, restarts, latent_dim), restart_errors)
 
 
 class DefenseGAN(nn.Module):
