@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from gancourse import paths
-from gancourse.results import GLUE_MIME_PREFIX, read_recorded, record
+from gancourse.results import GLUE_MIME_PREFIX, read_recorded, record, slug
 from gancourse.runtime import package_versions, seed_everything, start_chapter
 
 
@@ -64,3 +64,10 @@ def test_folders_follow_configure_then_environment(tmp_path, monkeypatch):
     assert paths.checkpoint_dir() == tmp_path / "drive" and paths.data_dir() == tmp_path / "env-data"
     monkeypatch.delenv(paths.DATA_DIR_ENV)
     assert paths.data_dir() == paths.repository_root() / "data"
+
+
+def test_slug_turns_labels_into_record_names():
+    assert slug("C&W L2") == "C_W_L2"
+    assert slug("Defense-GAN-Orig") == "Defense_GAN_Orig"
+    assert slug("adv. training") == "adv_training"
+    assert slug("RAND+FGSM") == "RAND_FGSM"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,12 @@ def record(name: str, value: Any) -> None:
     metadata["scrapbook"] = {"name": name, "mime_prefix": GLUE_MIME_PREFIX}
     metadata["gancourse"] = {"value": value}
     display({GLUE_MIME_PREFIX + mime: data for mime, data in bundle.items()}, raw=True, metadata=metadata)
+
+
+def slug(label: str) -> str:
+    """A label such as ``"C&W L2"`` or ``"Defense-GAN-Orig"`` as a record-name part: runs of characters other
+    than letters and digits become one ``_`` (``"C_W_L2"``, ``"Defense_GAN_Orig"``)."""
+    return re.sub(r"[^0-9A-Za-z]+", "_", label).strip("_")
 
 
 def _for_display(value: Any) -> Any:

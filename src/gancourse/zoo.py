@@ -243,7 +243,7 @@ def reconstruction_trained(name: str, bundle: DataBundle, profile: Profile, seed
                             generator=torch.Generator().manual_seed(seed))
         history = train_classifier(model, loader, profile.classifier_epochs, lr=1e-3, device=device,
                                    progress=progress)
-        return {"train_loss": history["loss"], "train_seconds": time.perf_counter() - started}
+        return {"train_loss": history["loss"], "train_seconds": time.perf_counter() - started, "images": count}
 
     store = store or CheckpointStore()
     model, record = store.load_or_train(f"classifier-{name}-reconstructions", config, build, train)

@@ -1,0 +1,187 @@
+"""AdvGAN (Xiao et al. 2018): train a generator to produce adversarial perturbations, then attack with one
+forward pass and no access to the target model.
+
+With x_adv = clip_[0,1](x + G(x)), a discriminator D telling x from x_adv, and the frozen target model f
+(logits Z), the generator minimises
+
+    L = L_adv + α·L_GAN + β·L_hinge
+    L_adv   = E max(max_{j≠t} Z(x_adv)_j − Z(x_adv)_t, −κ)        towards t   (untargeted: Z_y − max_{j≠y} Z_j)
+    L_GAN   = ½ E (D(x_adv) − 1)²                                   (least squares)
+    L_hinge = E max(0, ‖G(x)‖₂ − c)
+
+and D minimises ½ E (D(x) − 1)² + ½ E D(x_adv)². The target model stays frozen in eval mode throughout: its
+dropout must not be active while the generator learns from it (a trap of a popular port).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from gancourse.attacks.base import Attack, check_count, check_positive, frozen_eval, model_device
+from gancourse.attacks.cw import cw_margin
+from gancourse.checkpoints import ProgressFile
+from gancourse.losses import d_loss_least_squares, g_loss_least_squares
+from gancourse.train.gan import endless
+
+Goal = Callable[[torch.Tensor], torch.Tensor]   # true labels y of a batch → the labels the loss uses
+
+
+@dataclass(frozen=True)
+class AdvGANWeights:
+    """α, β, c and κ of the objective (the paper's values are not known; implementers use α, β ∈ {1, 5},
+    c ∈ {0.1, 0.3} — here c is an ℓ2 bound, so it is set for the image size)."""
+
+    alpha: float = 1.0
+    beta: float = 1.0
+    c: float = 3.0
+    kappa: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("alpha", "beta", "c", "kappa"):
+            check_positive(name, getattr(self, name), allow_zero=True)
+
+
+def hinge_loss(perturbation: torch.Tensor, c: float) -> torch.Tensor:
+    """L_hinge = mean over images of max(0, ‖δ‖₂ − c)."""
+    return (perturbation.flatten(1).norm(dim=1) - c).clamp(min=0).mean()
+
+
+def adversarial_margin_loss(logits: torch.Tensor, goal: torch.Tensor, targeted: bool, kappa: float) -> torch.Tensor:
+    """L_adv: the C&W margin of the target model's logits, averaged over the batch."""
+    return cw_margin(logits, goal, targeted, kappa).mean()
+
+
+def train_advgan(generator: nn.Module, discriminator: nn.Module, target_model: nn.Module, loader: DataLoader,
+                 iterations: int, *, target: int | None = None, weights: AdvGANWeights = AdvGANWeights(),
+                 lr: float = 1e-3, device: torch.device | str = "cpu", progress: ProgressFile | None = None,
+                 save_every: int = 100) -> dict[str, list[float]]:
+    """Train an (unconditional) AdvGAN generator for ``iterations`` steps: towards class ``target``, or
+    untargeted when ``target`` is None. Adam(lr, β = (0.5, 0.999)) for both networks. Resumable: the state
+    is saved to ``progress`` every ``save_every`` steps. Returns per-step losses and the batch success rate."""
+    check_count("iterations", iterations)
+    generator.to(device)
+    discriminator.to(device)
+    optimiser_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
+    optimiser_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
+    history: dict[str, list[float]] = {"d_loss": [], "adv_loss": [], "gan_loss": [], "hinge_loss": [], "success": []}
+    state = progress.load() if progress is not None else None
+    if state is not None:
+        generator.load_state_dict(state["generator"])
+        discriminator.load_state_dict(state["discriminator"])
+        optimiser_g.load_state_dict(state["optimiser_g"])
+        optimiser_d.load_state_dict(state["optimiser_d"])
+        history = {key: list(values) for key, values in state["history"].items()}
+    batches = endless(loader)
+    generator.train()
+    discriminator.train()
+    with frozen_eval(target_model):
+        for step in range(len(history["d_loss"]), iterations):
+            images, labels = (tensor.to(device) for tensor in next(batches))
+            goal = labels if target is None else torch.full_like(labels, target)
+            perturbation = generator(images)
+            adversarial = (images + perturbation).clamp(0, 1)
+
+            d_loss = d_loss_least_squares(discriminator(images), discriminator(adversarial.detach()))
+            optimiser_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            optimiser_d.step()
+
+            logits = target_model(adversarial)
+            adv_loss = adversarial_margin_loss(logits, goal, target is not None, weights.kappa)
+            gan_loss = g_loss_least_squares(discriminator(adversarial))
+            hinge = hinge_loss(perturbation, weights.c)
+            loss = adv_loss + weights.alpha * gan_loss + weights.beta * hinge
+            optimiser_g.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser_g.step()
+
+            predicted = logits.argmax(1)
+            success = (predicted == goal) if target is not None else (predicted != goal)
+            for key, value in (("d_loss", d_loss), ("adv_loss", adv_loss), ("gan_loss", gan_loss),
+                               ("hinge_loss", hinge), ("success", success.float().mean())):
+                history[key].append(value.item())
+            if progress is not None and ((step + 1) % save_every == 0 or step + 1 == iterations):
+                progress.save({"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
+                               "optimiser_g": optimiser_g.state_dict(), "optimiser_d": optimiser_d.state_dict(),
+                               "history": history})
+    generator.eval()
+    discriminator.eval()
+    if progress is not None:
+        progress.clear()
+    return history
+
+
+class AdvGAN(Attack):
+    """Attack with trained AdvGAN generators: x_adv = clip(x + G(x)). ``generators`` maps ``"untargeted"``
+    and/or target classes to generators; an image attacked towards t uses the generator of t. The target
+    model is needed only for the attack contract's checks (and for evaluation), never for the attack."""
+
+    norm = "linf"
+
+    def __init__(self, model: nn.Module, generators: Mapping[str | int, nn.Module]) -> None:
+        if not generators:
+            raise ValueError("AdvGAN needs at least one trained generator")
+        unknown = [key for key in generators if key != "untargeted" and not isinstance(key, int)]
+        if unknown:
+            raise ValueError(f"generator keys must be 'untargeted' or target class indices, got {unknown}")
+        super().__init__(model, eps=max(float(g.eps) for g in generators.values()))
+        self.generators = dict(generators)
+        self.supports_untargeted = "untargeted" in self.generators
+        self.supports_targeted = any(isinstance(key, int) for key in self.generators)
+
+    def perturb(self, x: torch.Tensor, labels: torch.Tensor, targeted: bool) -> torch.Tensor:
+        if not targeted:
+            return x + self.run_generator(self.generators["untargeted"], x)
+        missing = sorted(set(labels.tolist()) - set(self.generators))
+        if missing:
+            raise ValueError(f"no generator trained for target class(es) {missing}; "
+                             f"trained: {sorted(k for k in self.generators if isinstance(k, int))}")
+        adversarial = x.clone()
+        for target in labels.unique().tolist():
+            rows = labels == target
+            adversarial[rows] = x[rows] + self.run_generator(self.generators[target], x[rows])
+        return adversarial
+
+    @staticmethod
+    def run_generator(generator: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+        """G(x) (or G(x, t)) on the generator's device, frozen in eval mode, returned on x's device."""
+        with torch.no_grad(), frozen_eval(generator):
+            device = model_device(generator)
+            inputs = x.to(device)
+            return (generator(inputs) if target is None else generator(inputs, target.to(device))).to(x.device)
+
+
+def distill(student: nn.Module, teacher: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
+            *, epochs: int = 1, lr: float = 1e-3, batch_size: int = 64, temperature: float = 1.0,
+            generator: torch.Generator | None = None) -> list[float]:
+    """Fit ``student`` to the black box's output probabilities on ``images`` by minimising
+    KL(teacher(x) ‖ student(x)) = E Σ_j p_j (log p_j − log softmax(Z_s(x)/T)_j) (static distillation; the
+    dynamic variant calls this again on each round's adversarial examples). ``teacher`` maps images to
+    probabilities (a query). Returns the mean loss of every epoch; the student is left in eval mode."""
+    check_count("epochs", epochs)
+    with torch.no_grad():
+        targets = torch.cat([teacher(images[i:i + 512]) for i in range(0, len(images), 512)])
+    optimiser = torch.optim.Adam(student.parameters(), lr=lr)
+    device = model_device(student)
+    losses = []
+    student.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(images), generator=generator)
+        total = 0.0
+        for start in range(0, len(images), batch_size):
+            rows = order[start:start + batch_size]
+            log_probabilities = F.log_softmax(student(images[rows].to(device)) / temperature, dim=1)
+            loss = F.kl_div(log_probabilities, targets[rows].to(device), reduction="batchmean")
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            total += loss.item() * len(rows)
+        losses.append(total / len(images))
+    student.eval()
+    return losses
