@@ -47,6 +47,9 @@ class AdvGANWeights:
             check_positive(name, getattr(self, name), allow_zero=True)
 
 
+DEFAULT_WEIGHTS = AdvGANWeights()
+
+
 def hinge_loss(perturbation: torch.Tensor, c: float) -> torch.Tensor:
     """L_hinge = mean over images of max(0, ‖δ‖₂ − c)."""
     return (perturbation.flatten(1).norm(dim=1) - c).clamp(min=0).mean()
@@ -58,7 +61,7 @@ def adversarial_margin_loss(logits: torch.Tensor, goal: torch.Tensor, targeted: 
 
 
 def train_advgan(generator: nn.Module, discriminator: nn.Module, target_model: nn.Module, loader: DataLoader,
-                 iterations: int, *, target: int | None = None, weights: AdvGANWeights = AdvGANWeights(),
+                 iterations: int, *, target: int | None = None, weights: AdvGANWeights = DEFAULT_WEIGHTS,
                  lr: float = 1e-3, device: torch.device | str = "cpu", progress: ProgressFile | None = None,
                  save_every: int = 100) -> dict[str, list[float]]:
     """Train an (unconditional) AdvGAN generator for ``iterations`` steps: towards class ``target``, or

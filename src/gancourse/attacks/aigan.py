@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gancourse.attacks.advgan import AdvGAN, AdvGANWeights, adversarial_margin_loss, hinge_loss
+from gancourse.attacks.advgan import DEFAULT_WEIGHTS, AdvGAN, AdvGANWeights, adversarial_margin_loss, hinge_loss
 from gancourse.attacks.base import Attack, check_count, check_positive, frozen_eval
 from gancourse.attacks.pgd import PGD
 from gancourse.checkpoints import ProgressFile
@@ -48,7 +48,7 @@ def random_other_classes(labels: torch.Tensor, num_classes: int, generator: torc
 
 
 def train_aigan(generator: nn.Module, discriminator: nn.Module, target_model: nn.Module, loader: DataLoader,
-                iterations: int, *, weights: AdvGANWeights = AdvGANWeights(), gamma: float = 1.0,
+                iterations: int, *, weights: AdvGANWeights = DEFAULT_WEIGHTS, gamma: float = 1.0,
                 attacker_eps: float = 0.3, attacker_steps: int = 5, lr: float = 1e-3,
                 device: torch.device | str = "cpu", progress: ProgressFile | None = None, save_every: int = 100,
                 seed: int = 0) -> dict[str, list[float]]:
