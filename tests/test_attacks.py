@@ -336,6 +336,22 @@ def test_adversaries_for_adversarial_training():
         make_adversary("trades", 0.1)
 
 
+def test_the_ensemble_adversary_mixes_the_model_and_the_static_sources():
+    trained, first, second = tiny_convnet(), tiny_convnet(), tiny_convnet()
+    with torch.no_grad():
+        first[-1].weight.mul_(-1)
+        second[0].weight.mul_(2)
+    x, y = torch.rand(3, 1, 6, 6), torch.tensor([0, 1, 2])
+    sources = [FGSM(model, 0.1)(x, y) for model in (first, second, trained)]
+    assert not torch.equal(sources[0], sources[2]) and not torch.equal(sources[1], sources[2])
+    ensemble = make_adversary("ensemble", 0.1, static_models=[first, second], seed=0)
+    outputs = [ensemble(trained, x, y) for _ in range(30)]
+    used = [next(i for i, s in enumerate(sources) if torch.equal(out, s)) for out in outputs]
+    assert set(used) == {0, 1, 2}          # every source is drawn, and every example is one source's FGSM
+    with pytest.raises(ValueError, match="static_models"):
+        make_adversary("ensemble", 0.1)
+
+
 def test_the_guarded_classifier_rejects_exactly_when_the_detector_fires():
     classifier = tiny_convnet()
     detector = nn.Sequential(nn.Flatten(), nn.Linear(36, 2))

@@ -81,6 +81,20 @@ def test_chapter_00_records_its_key_results(layout):
     assert "fashion-mnist" in recorded["ch00_datasets_available"]
 
 
+def recorded_results(layout, chapter):
+    return read_recorded(layout.executed_copy(layout.find_chapter(chapter)))
+
+
+def test_chapter_09_shows_the_effects_its_prose_claims(layout):
+    r = recorded_results(layout, "09")
+    assert r["ch09_clean_orig_A"] <= r["ch09_clean_none_A"]                                # a cost on clean images
+    assert r["ch09_white_C_W_L2_A_Defense_GAN_Orig"] > r["ch09_white_C_W_L2_A_none"] + 0.3  # removes small ones
+    assert r["ch09_white_FGSM_A_Defense_GAN_Orig"] < r["ch09_clean_orig_A"] - 0.3          # not large ones
+    assert r["ch09_auc_Defense_GAN_FGSM"] > r["ch09_auc_Defense_GAN_C_W_L2"]               # detects large ones
+    assert r["ch09_grid_large_err"] < r["ch09_grid_small_err"] and r["ch09_grid_large_acc"] < r["ch09_grid_small_acc"]
+    assert r["ch09_bpda_accuracy"] < r["ch09_white_C_W_L2_A_Defense_GAN_Orig"] - 0.3       # the adaptive attack
+
+
 def test_the_repository_url_is_the_same_everywhere(layout):
     config = yaml.safe_load((layout.root / "_config.yml").read_text())
     url = config["repository"]["url"]

@@ -87,3 +87,28 @@ def test_magnet_autoencoder_recipe_trains_once(tmp_path, bundle):
     assert record.source == "trained" and len(record.metadata["train_loss"]) == 3 * TINY.classifier_epochs
     assert autoencoder(bundle.test_images[:2]).shape == (2, 1, 28, 28)
     assert zoo.magnet(bundle, TINY, seed=0, store=store)[1].source == "loaded"
+
+
+def test_advgan_recipes_key_on_target_defense_and_distillation(tmp_path, bundle):
+    store = CheckpointStore(tmp_path)
+    untargeted, record = zoo.advgan("D", bundle, TINY, seed=0, store=store)
+    assert record.source == "trained" and len(record.metadata["history"]["success"]) == TINY.attack_gan_iterations
+    assert untargeted["generator"].eps == bundle.info.linf_budget
+    _, to_three = zoo.advgan("D", bundle, TINY, seed=0, store=store, target_class=3)
+    _, defended = zoo.advgan("D", bundle, TINY, seed=0, store=store, defense="fgsm")
+    assert len({record.path, to_three.path, defended.path}) == 3
+    assert zoo.advgan("D", bundle, TINY, seed=0, store=store)[1].source == "loaded"
+    static, _ = zoo.advgan_black_box("D", "static", bundle, TINY, seed=0, store=store)
+    dynamic, dynamic_record = zoo.advgan_black_box("D", "dynamic", bundle, TINY, seed=0, store=store)
+    assert set(static) == set(dynamic) == {"generator", "discriminator", "student"}
+    assert len(dynamic_record.metadata["history"]["agreement"]) == 4
+    with pytest.raises(ValueError, match="static' or 'dynamic"):
+        zoo.advgan_black_box("D", "online", bundle, TINY, seed=0, store=store)
+    with pytest.raises(ValueError, match="unknown defense"):
+        zoo.advgan("D", bundle, TINY, seed=0, store=store, defense="magic")
+
+
+def test_aigan_recipe_is_conditional_and_has_a_class_branch(tmp_path, bundle):
+    pair, record = zoo.aigan("D", bundle, TINY, seed=0, store=CheckpointStore(tmp_path))
+    assert pair["generator"].num_classes == 10 and pair["discriminator"].classify(bundle.test_images[:2]).shape == (2, 10)
+    assert len(record.metadata["history"]["success"]) == 2 * TINY.attack_gan_iterations

@@ -34,6 +34,8 @@ class Profile:
         adversarial_training_steps: PGD steps per batch in PGD adversarial training.
         eval_size: test images an attack or a defense is evaluated on.
         defense_eval_size: test images for the costly defenses (Defense-GAN projects each one L·R times).
+        attack_gan_iterations: training steps of every AdvGAN generator (AI-GAN's conditional generator,
+            which learns every target at once, gets twice as many).
     """
 
     name: str
@@ -52,6 +54,7 @@ class Profile:
     adversarial_training_steps: int
     eval_size: int
     defense_eval_size: int
+    attack_gan_iterations: int
 
     def as_dict(self) -> dict[str, object]:
         """The row as a plain dict (JSON-serialisable; used in checkpoint configs and run records)."""
@@ -64,21 +67,24 @@ PROFILES: dict[str, Profile] = {
         train_size=512, test_size=256, batch_size=64, classifier_epochs=1,
         gan_iterations=20, critic_gan_iterations=5, toy_iterations=50,
         projection_steps=5, projection_restarts=2, attack_steps=5,
-        adversarial_epochs=1, adversarial_training_steps=2, eval_size=64, defense_eval_size=32,
+        adversarial_epochs=1, adversarial_training_steps=2, eval_size=64,
+        defense_eval_size=32, attack_gan_iterations=10,
     ),
     "cpu": Profile(
         name="cpu", where="a laptop or a free CPU runtime: about 10 minutes per chapter, every effect shown",
         train_size=12_000, test_size=2_000, batch_size=64, classifier_epochs=5,
         gan_iterations=3_000, critic_gan_iterations=1_500, toy_iterations=5_000,
         projection_steps=50, projection_restarts=4, attack_steps=20,
-        adversarial_epochs=2, adversarial_training_steps=3, eval_size=500, defense_eval_size=100,
+        adversarial_epochs=2, adversarial_training_steps=3, eval_size=500,
+        defense_eval_size=100, attack_gan_iterations=600,
     ),
     "gpu": Profile(
         name="gpu", where="a CUDA GPU (Colab T4 or better): paper-scale settings",
         train_size=None, test_size=None, batch_size=128, classifier_epochs=10,
         gan_iterations=30_000, critic_gan_iterations=30_000, toy_iterations=20_000,
         projection_steps=200, projection_restarts=10, attack_steps=100,
-        adversarial_epochs=10, adversarial_training_steps=10, eval_size=2_000, defense_eval_size=2_000,
+        adversarial_epochs=10, adversarial_training_steps=10, eval_size=2_000,
+        defense_eval_size=2_000, attack_gan_iterations=6_000,
     ),
 }
 

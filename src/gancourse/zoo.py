@@ -10,6 +10,7 @@ optimiser, seed), so a different profile or seed is a different model.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 
 import torch
@@ -17,6 +18,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from gancourse.attacks import FGSM, PGD
+from gancourse.attacks.advgan import AdvGANWeights, distill, train_advgan, train_advgan_dynamic
+from gancourse.attacks.aigan import train_aigan
 from gancourse.checkpoints import CheckpointRecord, CheckpointStore, ProgressFile
 from gancourse.data import DataBundle
 from gancourse.defenses.adversarial_training import ADVERSARIAL_WEIGHTS, make_adversary
@@ -24,6 +27,7 @@ from gancourse.defenses.defense_gan import DefenseGAN
 from gancourse.defenses.detector import detector_network, train_detector
 from gancourse.defenses.magnet import magnet_autoencoder, train_autoencoder
 from gancourse.evaluate import accuracy
+from gancourse.models.advgan import PerturbationDiscriminator, PerturbationGenerator
 from gancourse.models.classifiers import build_classifier
 from gancourse.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gancourse.models.wgan_gp import WGANGPCritic, WGANGPGenerator
@@ -31,6 +35,9 @@ from gancourse.profiles import Profile
 from gancourse.train.classifier import train_classifier
 from gancourse.train.gan import GANSetup, Snapshots, endless, train_gan
 
+ENSEMBLE_SOURCES = "ABCD"  # ensemble adversarial training of model X mixes in the others' FGSM examples
+ADVGAN_WEIGHTS = AdvGANWeights(alpha=1.0, beta=1.0, c=1.5)  # c: an ℓ2 bound below PGD's at ε = 0.1 on 28×28
+DEFENSES = ("none", "fgsm", "ensemble", "pgd")  # what an AdvGAN/AI-GAN recipe can be trained against
 SNAPSHOT_SAMPLES = 500  # enough samples for a Fréchet distance on 128-d features at every snapshot
 
 
@@ -77,15 +84,20 @@ def adversarially_trained(name: str, method: str, eps: float, bundle: DataBundle
     """Classifier ``name`` fine-tuned on adversarial examples, starting from :func:`classifier`'s weights,
     for the profile's ``adversarial_epochs`` (Adam 1e-3). ``method`` is one of
     :data:`gancourse.defenses.adversarial_training.ADVERSARIAL_TRAINING_METHODS` (``static``: FGSM examples
-    of the clean model; ``fgsm``; ``pgd`` with the profile's ``adversarial_training_steps``), ℓ∞ budget ``eps``.
+    of the clean model; ``fgsm``; ``pgd`` with the profile's ``adversarial_training_steps``; ``ensemble`` with
+    the other classifiers of :data:`ENSEMBLE_SOURCES` as static sources), ℓ∞ budget ``eps``.
     """
     clean, clean_record = classifier(name, bundle, profile, seed, device, store)
     steps = profile.adversarial_training_steps
-    adversary = make_adversary(method, eps, fixed_model=clean, pgd_steps=steps)
+    statics = {other: classifier(other, bundle, profile, seed, device, store)
+               for other in ENSEMBLE_SOURCES if other != name} if method == "ensemble" else {}
+    adversary = make_adversary(method, eps, fixed_model=clean, pgd_steps=steps,
+                               static_models=[model for model, _ in statics.values()], seed=seed)
     config = {"model": f"classifier-{name}-adversarial-{method}", **_base_config(bundle, seed),
               "start": clean_record.path.name, "method": method, "eps": eps,
               "weight": ADVERSARIAL_WEIGHTS[method], "epochs": profile.adversarial_epochs,
-              "batch_size": profile.batch_size, "lr": 1e-3, **({"pgd_steps": steps} if method == "pgd" else {})}
+              "batch_size": profile.batch_size, "lr": 1e-3, **({"pgd_steps": steps} if method == "pgd" else {}),
+              **({"static_models": [r.path.name for _, r in statics.values()]} if statics else {})}
 
     def build() -> nn.Module:
         return copy.deepcopy(clean).to(device)
@@ -271,3 +283,155 @@ def magnet(bundle: DataBundle, profile: Profile, seed: int, device: torch.device
     store = store or CheckpointStore()
     model, record = store.load_or_train("magnet-autoencoder", config, build, train)
     return model.to(device), record
+
+
+def defended_classifier(name: str, defense: str, bundle: DataBundle, profile: Profile, seed: int,
+                        device: torch.device | str = "cpu", store: CheckpointStore | None = None,
+                        ) -> tuple[nn.Module, CheckpointRecord]:
+    """Classifier ``name`` undefended (``defense="none"``) or adversarially trained (``fgsm``, ``ensemble``,
+    ``pgd``: the lecture's Adv., Ens. and Iter. Adv.) with the dataset's ℓ∞ budget."""
+    if defense not in DEFENSES:
+        raise ValueError(f"unknown defense {defense!r}; choose one of {', '.join(DEFENSES)}")
+    if defense == "none":
+        return classifier(name, bundle, profile, seed, device, store)
+    return adversarially_trained(name, defense, bundle.info.linf_budget, bundle, profile, seed, device, store)
+
+
+def _perturbation_pair(bundle: DataBundle, conditional: bool) -> nn.ModuleDict:
+    channels, classes = bundle.info.image_shape[0], len(bundle.info.classes) if conditional else 0
+    return nn.ModuleDict({
+        "generator": PerturbationGenerator(channels, bundle.info.linf_budget, num_classes=classes),
+        "discriminator": PerturbationDiscriminator(channels, num_classes=classes,
+                                                   image_size=bundle.info.image_shape[1]),
+    })
+
+
+def advgan(name: str, bundle: DataBundle, profile: Profile, seed: int, device: torch.device | str = "cpu",
+           store: CheckpointStore | None = None, *, target_class: int | None = None, defense: str = "none",
+           weights: AdvGANWeights = ADVGAN_WEIGHTS) -> tuple[nn.ModuleDict, CheckpointRecord]:
+    """A white-box AdvGAN generator (and its discriminator) trained for the profile's
+    ``attack_gan_iterations`` against :func:`defended_classifier` ``(name, defense)``: towards
+    ``target_class``, or untargeted when it is None. Budget: the dataset's ℓ∞ budget."""
+    target_model, target_record = defended_classifier(name, defense, bundle, profile, seed, device, store)
+    goal = "untargeted" if target_class is None else f"to-{target_class}"
+    config = {"model": f"advgan-{name}-{defense}-{goal}", **_base_config(bundle, seed),
+              "target_model": target_record.path.name, "target_class": target_class,
+              "eps": bundle.info.linf_budget, "iterations": profile.attack_gan_iterations,
+              "batch_size": profile.batch_size, "lr": 1e-3, "weights": dataclasses.asdict(weights)}
+
+    def build() -> nn.ModuleDict:
+        torch.manual_seed(seed)
+        return _perturbation_pair(bundle, conditional=False).to(device)
+
+    def train(pair: nn.ModuleDict, progress: ProgressFile) -> dict[str, object]:
+        started = time.perf_counter()
+        history = train_advgan(pair["generator"], pair["discriminator"], target_model, bundle.train_loader,
+                               profile.attack_gan_iterations, target=target_class, weights=weights,
+                               device=device, progress=progress)
+        return {"history": history, "train_seconds": time.perf_counter() - started}
+
+    store = store or CheckpointStore()
+    pair, record = store.load_or_train(f"advgan-{name}-{defense}-{goal}", config, build, train)
+    return pair.to(device), record
+
+
+def distilled_student(name: str, bundle: DataBundle, profile: Profile, seed: int,
+                      device: torch.device | str = "cpu", store: CheckpointStore | None = None,
+                      ) -> tuple[nn.Module, CheckpointRecord]:
+    """Static distillation of black box ``name`` into a fresh model E: the student is fitted to the black
+    box's output probabilities on the training images for the profile's classifier epochs."""
+    black_box, black_box_record = classifier(name, bundle, profile, seed, device, store)
+    config = {"model": f"student-of-{name}", **_base_config(bundle, seed), "black_box": black_box_record.path.name,
+              "architecture": "E", "epochs": profile.classifier_epochs, "batch_size": profile.batch_size, "lr": 1e-3}
+
+    def build() -> nn.Module:
+        torch.manual_seed(seed)
+        return build_classifier("E").to(device)
+
+    def train(student: nn.Module, progress: ProgressFile) -> dict[str, object]:
+        started = time.perf_counter()
+        losses = distill(student, lambda images: torch.softmax(black_box(images.to(device)), dim=1),
+                         bundle.train_images, epochs=profile.classifier_epochs, batch_size=profile.batch_size,
+                         generator=torch.Generator().manual_seed(seed))
+        return {"train_loss": losses, "train_seconds": time.perf_counter() - started,
+                "queries": len(bundle.train_images)}
+
+    store = store or CheckpointStore()
+    student, record = store.load_or_train(f"student-of-{name}", config, build, train)
+    return student.to(device), record
+
+
+def advgan_black_box(name: str, distillation: str, bundle: DataBundle, profile: Profile, seed: int,
+                     device: torch.device | str = "cpu", store: CheckpointStore | None = None, *,
+                     target_class: int | None = None, weights: AdvGANWeights = ADVGAN_WEIGHTS,
+                     ) -> tuple[nn.ModuleDict, CheckpointRecord]:
+    """Black-box AdvGAN against classifier ``name``, never differentiating through it. ``static``: trained
+    against :func:`distilled_student`. ``dynamic``: from the same student, 4 rounds alternating generator
+    training (a quarter of ``attack_gan_iterations`` each) with re-distillation on the black box's answers
+    for 2,000 training images and their adversarial versions. The returned dict holds the student too."""
+    if distillation not in ("static", "dynamic"):
+        raise ValueError(f"distillation must be 'static' or 'dynamic', got {distillation!r}")
+    black_box, black_box_record = classifier(name, bundle, profile, seed, device, store)
+    student, student_record = distilled_student(name, bundle, profile, seed, device, store)
+    goal = "untargeted" if target_class is None else f"to-{target_class}"
+    rounds = 4
+    config = {"model": f"advgan-{name}-black-box-{distillation}-{goal}", **_base_config(bundle, seed),
+              "black_box": black_box_record.path.name, "student": student_record.path.name,
+              "target_class": target_class, "eps": bundle.info.linf_budget,
+              "iterations": profile.attack_gan_iterations, "batch_size": profile.batch_size, "lr": 1e-3,
+              "weights": dataclasses.asdict(weights), **({"rounds": rounds} if distillation == "dynamic" else {})}
+
+    def build() -> nn.ModuleDict:
+        torch.manual_seed(seed)
+        pair = _perturbation_pair(bundle, conditional=False)
+        pair["student"] = copy.deepcopy(student)
+        return pair.to(device)
+
+    def train(pair: nn.ModuleDict, progress: ProgressFile) -> dict[str, object]:
+        started = time.perf_counter()
+        if distillation == "static":
+            history = train_advgan(pair["generator"], pair["discriminator"], pair["student"], bundle.train_loader,
+                                   profile.attack_gan_iterations, target=target_class, weights=weights,
+                                   device=device, progress=progress)
+        else:
+            queries = bundle.train_images[:2000].to(device)
+            history = train_advgan_dynamic(
+                pair["generator"], pair["discriminator"], pair["student"],
+                lambda images: torch.softmax(black_box(images.to(device)), dim=1), bundle.train_loader, queries,
+                rounds, max(1, profile.attack_gan_iterations // rounds), target=target_class, weights=weights,
+                device=device)
+        return {"history": history, "train_seconds": time.perf_counter() - started}
+
+    store = store or CheckpointStore()
+    pair, record = store.load_or_train(f"advgan-{name}-black-box-{distillation}-{goal}", config, build, train)
+    return pair.to(device), record
+
+
+def aigan(name: str, bundle: DataBundle, profile: Profile, seed: int, device: torch.device | str = "cpu",
+          store: CheckpointStore | None = None, *, defense: str = "none", weights: AdvGANWeights = ADVGAN_WEIGHTS,
+          gamma: float = 1.0) -> tuple[nn.ModuleDict, CheckpointRecord]:
+    """AI-GAN's class-conditioned generator and two-branch discriminator, trained for twice the profile's
+    ``attack_gan_iterations`` against :func:`defended_classifier` ``(name, defense)``; the attacker is PGD on
+    the discriminator's class branch with the dataset's budget and the profile's adversarial-training steps."""
+    target_model, target_record = defended_classifier(name, defense, bundle, profile, seed, device, store)
+    iterations = 2 * profile.attack_gan_iterations
+    steps = profile.adversarial_training_steps
+    config = {"model": f"aigan-{name}-{defense}", **_base_config(bundle, seed),
+              "target_model": target_record.path.name, "eps": bundle.info.linf_budget, "iterations": iterations,
+              "batch_size": profile.batch_size, "lr": 1e-3, "weights": dataclasses.asdict(weights),
+              "gamma": gamma, "attacker_steps": steps}
+
+    def build() -> nn.ModuleDict:
+        torch.manual_seed(seed)
+        return _perturbation_pair(bundle, conditional=True).to(device)
+
+    def train(pair: nn.ModuleDict, progress: ProgressFile) -> dict[str, object]:
+        started = time.perf_counter()
+        history = train_aigan(pair["generator"], pair["discriminator"], target_model, bundle.train_loader,
+                              iterations, weights=weights, gamma=gamma, attacker_eps=bundle.info.linf_budget,
+                              attacker_steps=steps, device=device, progress=progress, seed=seed)
+        return {"history": history, "train_seconds": time.perf_counter() - started}
+
+    store = store or CheckpointStore()
+    pair, record = store.load_or_train(f"aigan-{name}-{defense}", config, build, train)
+    return pair.to(device), record

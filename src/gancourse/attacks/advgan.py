@@ -188,3 +188,35 @@ def distill(student: nn.Module, teacher: Callable[[torch.Tensor], torch.Tensor],
         losses.append(total / len(images))
     student.eval()
     return losses
+
+
+def train_advgan_dynamic(generator: nn.Module, discriminator: nn.Module, student: nn.Module,
+                         black_box: Callable[[torch.Tensor], torch.Tensor], loader: DataLoader,
+                         query_images: torch.Tensor, rounds: int, iterations_per_round: int, *,
+                         target: int | None = None, weights: AdvGANWeights = DEFAULT_WEIGHTS, lr: float = 1e-3,
+                         device: torch.device | str = "cpu") -> dict[str, list[float]]:
+    """Black-box AdvGAN with dynamic distillation (Xiao et al. 2018): alternate ``rounds`` times between
+    (1) training G for ``iterations_per_round`` steps against the current student s, and (2) querying the
+    black box b (images → probabilities) on ``query_images`` and on their current adversarial versions, and
+    fitting the student to its answers,
+
+        min_s  KL(b(x) ‖ s(x)) + KL(b(x + G(x)) ‖ s(x + G(x))),
+
+    so that the student follows the black box where the generator is taking the images. The student
+    should be statically distilled first (:func:`distill`). Returns per-round black-box queries and the
+    student's agreement with the black box on the adversarial queries."""
+    check_count("rounds", rounds)
+    report: dict[str, list[float]] = {"queries": [], "agreement": [], "success": []}
+    for _ in range(rounds):
+        history = train_advgan(generator, discriminator, student, loader, iterations_per_round, target=target,
+                               weights=weights, lr=lr, device=device)
+        adversarial = (query_images + AdvGAN.run_generator(generator, query_images)).clamp(0, 1)
+        with torch.no_grad():
+            answers = torch.cat([black_box(adversarial[i:i + 512]) for i in range(0, len(adversarial), 512)])
+            mine = torch.cat([student(adversarial[i:i + 512].to(model_device(student))).argmax(1).cpu()
+                              for i in range(0, len(adversarial), 512)])
+        report["agreement"].append((mine == answers.argmax(1).cpu()).float().mean().item())
+        report["success"].append(sum(history["success"][-20:]) / len(history["success"][-20:]))
+        distill(student, black_box, torch.cat([query_images, adversarial]), epochs=1, lr=lr)
+        report["queries"].append(2 * len(query_images))
+    return report
