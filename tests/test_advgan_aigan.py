@@ -3,32 +3,15 @@ popular ports (dropout active in the target model, success counted over misclass
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 from torch import nn
 
 from gancourse.attacks.advgan import AdvGAN, AdvGANWeights, distill, hinge_loss, train_advgan
 from gancourse.attacks.aigan import AIGAN, ClassBranch, random_other_classes, train_aigan
-from gancourse.data import make_loaders
 from gancourse.evaluate import accuracy, attack_success_rate, predict
 from gancourse.models.advgan import PerturbationDiscriminator, PerturbationGenerator
 from gancourse.models.classifiers import build_classifier
-from gancourse.profiles import PROFILES
-from gancourse.train.classifier import train_classifier
-
-FIXTURE_PROFILE = dataclasses.replace(PROFILES["smoke"], train_size=None, test_size=None, batch_size=64)
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    """The real MNIST subset (4,000 train / 1,000 test) and model D (with dropout) trained on it."""
-    bundle = make_loaders("mnist5k", FIXTURE_PROFILE, seed=0)
-    torch.manual_seed(0)
-    model = build_classifier("D")
-    train_classifier(model, bundle.train_loader, epochs=5)
-    return bundle, model
 
 
 def test_generators_respect_the_budget_and_the_condition():
@@ -142,3 +125,38 @@ def test_distillation_makes_the_student_agree_with_the_black_box(mnist):
     assert losses[-1] < losses[0]
     agreement = (predict(student, bundle.test_images) == predict(model, bundle.test_images)).float().mean()
     assert agreement > 0.85
+
+
+class FailsAfter(nn.Module):
+    """A target model that raises at its ``limit``-th call (an interruption in the middle of training)."""
+
+    def __init__(self, model: nn.Module, limit: int) -> None:
+        super().__init__()
+        self.model, self.calls, self.limit = model, 0, limit
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls == self.limit:
+            raise KeyboardInterrupt("interrupted")
+        return self.model(x)
+
+
+def test_interrupted_advgan_training_resumes_from_its_last_save(tmp_path):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from gancourse.checkpoints import ProgressFile
+
+    torch.manual_seed(0)
+    loader = DataLoader(TensorDataset(torch.rand(64, 1, 28, 28), torch.randint(10, (64,))), batch_size=16)
+    target = build_classifier("D").eval()
+    generator, discriminator = PerturbationGenerator(1, eps=0.3), PerturbationDiscriminator(1)
+    progress = ProgressFile(tmp_path / "advgan.progress.pt", "advgan")
+    with pytest.raises(KeyboardInterrupt):
+        train_advgan(generator, discriminator, FailsAfter(target, 16), loader, 20, progress=progress, save_every=5)
+    saved = progress.load()
+    assert saved is not None and len(saved["history"]["success"]) == 15        # the save at step 15 survived
+    resumed = FailsAfter(target, 10**9)
+    history = train_advgan(generator, discriminator, resumed, loader, 20, progress=progress, save_every=5)
+    assert resumed.calls == 5 and len(history["success"]) == 20                 # only the missing 5 steps ran
+    assert history["d_loss"][:15] == saved["history"]["d_loss"]
+    assert progress.load() is None                                             # cleared once finished

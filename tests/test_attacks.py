@@ -3,8 +3,6 @@ success on a trained model, bad input, and agreement with torchattacks (installe
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -17,15 +15,11 @@ from gancourse.attacks.base import cross_entropy_gradient, frozen_eval
 from gancourse.attacks.cw import cw_margin
 from gancourse.attacks.optimise import optimise_input
 from gancourse.attacks.substitute import jacobian_augmentation, train_substitute
-from gancourse.data import make_loaders
 from gancourse.defenses.adversarial_training import make_adversary
 from gancourse.defenses.detector import GuardedClassifier, detection_scores, train_detector
 from gancourse.evaluate import accuracy, attack_success_rate, predict
 from gancourse.models.classifiers import build_classifier
-from gancourse.profiles import PROFILES
 from gancourse.train.classifier import train_classifier
-
-FIXTURE_PROFILE = dataclasses.replace(PROFILES["smoke"], train_size=None, test_size=None, batch_size=64)
 
 
 def tiny_convnet(channels: int = 1, classes: int = 5) -> nn.Sequential:
@@ -34,15 +28,6 @@ def tiny_convnet(channels: int = 1, classes: int = 5) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(channels, 4, 3, padding=1), nn.ReLU(), nn.Dropout(0.3),
                          nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, classes))
 
-
-@pytest.fixture(scope="module")
-def mnist():
-    """The real 5,000-image MNIST subset (4,000 train / 1,000 test) and model D trained on it (~2 s)."""
-    bundle = make_loaders("mnist5k", FIXTURE_PROFILE, seed=0)
-    torch.manual_seed(0)
-    model = build_classifier("D")
-    train_classifier(model, bundle.train_loader, epochs=5)
-    return bundle, model
 
 
 def all_attacks(model: nn.Module, eps: float = 0.1) -> list:

@@ -60,6 +60,25 @@ def adversarial_margin_loss(logits: torch.Tensor, goal: torch.Tensor, targeted: 
     return cw_margin(logits, goal, targeted, kappa).mean()
 
 
+def restore_training(progress: ProgressFile | None,
+                     parts: Mapping[str, nn.Module | torch.optim.Optimizer]) -> dict[str, list[float]] | None:
+    """Load every part's state (networks and optimisers, by name) from ``progress`` and return the saved
+    per-step history; None when there is nothing to resume."""
+    state = progress.load() if progress is not None else None
+    if state is None:
+        return None
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    return {key: list(values) for key, values in state["history"].items()}
+
+
+def save_training(progress: ProgressFile | None, parts: Mapping[str, nn.Module | torch.optim.Optimizer],
+                  history: Mapping[str, list[float]]) -> None:
+    """Save every part's state and the history to ``progress`` (atomically, by :class:`ProgressFile`)."""
+    if progress is not None:
+        progress.save({**{name: part.state_dict() for name, part in parts.items()}, "history": dict(history)})
+
+
 def train_advgan(generator: nn.Module, discriminator: nn.Module, target_model: nn.Module, loader: DataLoader,
                  iterations: int, *, target: int | None = None, weights: AdvGANWeights = DEFAULT_WEIGHTS,
                  lr: float = 1e-3, device: torch.device | str = "cpu", progress: ProgressFile | None = None,
@@ -72,14 +91,10 @@ def train_advgan(generator: nn.Module, discriminator: nn.Module, target_model: n
     discriminator.to(device)
     optimiser_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
     optimiser_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-    history: dict[str, list[float]] = {"d_loss": [], "adv_loss": [], "gan_loss": [], "hinge_loss": [], "success": []}
-    state = progress.load() if progress is not None else None
-    if state is not None:
-        generator.load_state_dict(state["generator"])
-        discriminator.load_state_dict(state["discriminator"])
-        optimiser_g.load_state_dict(state["optimiser_g"])
-        optimiser_d.load_state_dict(state["optimiser_d"])
-        history = {key: list(values) for key, values in state["history"].items()}
+    parts = {"generator": generator, "discriminator": discriminator, "optimiser_g": optimiser_g,
+             "optimiser_d": optimiser_d}
+    history = restore_training(progress, parts) or {key: [] for key in ("d_loss", "adv_loss", "gan_loss",
+                                                                         "hinge_loss", "success")}
     batches = endless(loader)
     generator.train()
     discriminator.train()
@@ -109,10 +124,8 @@ def train_advgan(generator: nn.Module, discriminator: nn.Module, target_model: n
             for key, value in (("d_loss", d_loss), ("adv_loss", adv_loss), ("gan_loss", gan_loss),
                                ("hinge_loss", hinge), ("success", success.float().mean())):
                 history[key].append(value.item())
-            if progress is not None and ((step + 1) % save_every == 0 or step + 1 == iterations):
-                progress.save({"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
-                               "optimiser_g": optimiser_g.state_dict(), "optimiser_d": optimiser_d.state_dict(),
-                               "history": history})
+            if (step + 1) % save_every == 0 or step + 1 == iterations:
+                save_training(progress, parts, history)
     generator.eval()
     discriminator.eval()
     if progress is not None:

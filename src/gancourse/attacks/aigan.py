@@ -21,7 +21,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gancourse.attacks.advgan import DEFAULT_WEIGHTS, AdvGAN, AdvGANWeights, adversarial_margin_loss, hinge_loss
+from gancourse.attacks.advgan import (
+    DEFAULT_WEIGHTS,
+    AdvGAN,
+    AdvGANWeights,
+    adversarial_margin_loss,
+    hinge_loss,
+    restore_training,
+    save_training,
+)
 from gancourse.attacks.base import Attack, check_count, check_positive, frozen_eval
 from gancourse.attacks.pgd import PGD
 from gancourse.checkpoints import ProgressFile
@@ -66,15 +74,10 @@ def train_aigan(generator: nn.Module, discriminator: nn.Module, target_model: nn
     discriminator.to(device)
     optimiser_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
     optimiser_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-    history: dict[str, list[float]] = {"d_loss": [], "adv_loss": [], "gan_loss": [], "hinge_loss": [],
-                                       "branch_loss": [], "success": [], "branch_robust_accuracy": []}
-    state = progress.load() if progress is not None else None
-    if state is not None:
-        generator.load_state_dict(state["generator"])
-        discriminator.load_state_dict(state["discriminator"])
-        optimiser_g.load_state_dict(state["optimiser_g"])
-        optimiser_d.load_state_dict(state["optimiser_d"])
-        history = {key: list(values) for key, values in state["history"].items()}
+    parts = {"generator": generator, "discriminator": discriminator, "optimiser_g": optimiser_g,
+             "optimiser_d": optimiser_d}
+    history = restore_training(progress, parts) or {key: [] for key in (
+        "d_loss", "adv_loss", "gan_loss", "hinge_loss", "branch_loss", "success", "branch_robust_accuracy")}
     random = torch.Generator().manual_seed(seed + len(history["d_loss"]))
     attacker = PGD(ClassBranch(discriminator), attacker_eps, steps=attacker_steps)
     batches = endless(loader)
@@ -114,10 +117,8 @@ def train_aigan(generator: nn.Module, discriminator: nn.Module, target_model: nn
                                ("success", (logits.argmax(1) == targets).float().mean()),
                                ("branch_robust_accuracy", robust)):
                 history[key].append(value.item())
-            if progress is not None and ((step + 1) % save_every == 0 or step + 1 == iterations):
-                progress.save({"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
-                               "optimiser_g": optimiser_g.state_dict(), "optimiser_d": optimiser_d.state_dict(),
-                               "history": history})
+            if (step + 1) % save_every == 0 or step + 1 == iterations:
+                save_training(progress, parts, history)
     generator.eval()
     discriminator.eval()
     if progress is not None:
