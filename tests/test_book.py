@@ -95,6 +95,15 @@ def test_chapter_09_shows_the_effects_its_prose_claims(layout):
     assert r["ch09_bpda_accuracy"] < r["ch09_white_C_W_L2_A_Defense_GAN_Orig"] - 0.3       # the adaptive attack
 
 
+def test_chapter_07_shows_the_effects_its_prose_claims(layout):
+    r = recorded_results(layout, "07")
+    assert r["ch07_untargeted_A"] > 0.3 and r["ch07_ratio_advgan_fgsm"] < 1                 # works, faster than FGSM
+    assert r["ch07_ablation_l2_no_L_hinge_0"] > r["ch07_ablation_l2_full_objective"]      # the hinge bounds ℓ2
+    assert r["ch07_black_box_dynamic"] > r["ch07_black_box_static"]                        # dynamic transfers better
+    for attack in ("FGSM", "PGD", "AdvGAN"):                                                # every defense helps
+        assert all(r[f"ch07_defense_{d}_{attack}"] < r[f"ch07_defense_none_{attack}"] for d in ("Adv", "Ens", "Iter_Adv"))
+
+
 def test_the_repository_url_is_the_same_everywhere(layout):
     config = yaml.safe_load((layout.root / "_config.yml").read_text())
     url = config["repository"]["url"]
