@@ -79,6 +79,25 @@ def save_training(progress: ProgressFile | None, parts: Mapping[str, nn.Module |
         progress.save({**{name: part.state_dict() for name, part in parts.items()}, "history": dict(history)})
 
 
+def log_step(history: dict[str, list[float]], values: Mapping[str, torch.Tensor], step: int, iterations: int,
+             progress: ProgressFile | None, parts: Mapping[str, nn.Module | torch.optim.Optimizer],
+             save_every: int) -> None:
+    """Append one step's ``values`` to ``history``; save the training state every ``save_every`` steps and
+    after the last one."""
+    for key, value in values.items():
+        history[key].append(value.item())
+    if (step + 1) % save_every == 0 or step + 1 == iterations:
+        save_training(progress, parts, history)
+
+
+def finish_training(progress: ProgressFile | None, *networks: nn.Module) -> None:
+    """Leave the networks in eval mode and delete the progress file (the caller stores the result)."""
+    for network in networks:
+        network.eval()
+    if progress is not None:
+        progress.clear()
+
+
 def train_advgan(generator: nn.Module, discriminator: nn.Module, target_model: nn.Module, loader: DataLoader,
                  iterations: int, *, target: int | None = None, weights: AdvGANWeights = DEFAULT_WEIGHTS,
                  lr: float = 1e-3, device: torch.device | str = "cpu", progress: ProgressFile | None = None,
@@ -121,15 +140,9 @@ def train_advgan(generator: nn.Module, discriminator: nn.Module, target_model: n
 
             predicted = logits.argmax(1)
             success = (predicted == goal) if target is not None else (predicted != goal)
-            for key, value in (("d_loss", d_loss), ("adv_loss", adv_loss), ("gan_loss", gan_loss),
-                               ("hinge_loss", hinge), ("success", success.float().mean())):
-                history[key].append(value.item())
-            if (step + 1) % save_every == 0 or step + 1 == iterations:
-                save_training(progress, parts, history)
-    generator.eval()
-    discriminator.eval()
-    if progress is not None:
-        progress.clear()
+            log_step(history, {"d_loss": d_loss, "adv_loss": adv_loss, "gan_loss": gan_loss, "hinge_loss": hinge,
+                               "success": success.float().mean()}, step, iterations, progress, parts, save_every)
+    finish_training(progress, generator, discriminator)
     return history
 
 

@@ -26,9 +26,10 @@ from gancourse.attacks.advgan import (
     AdvGAN,
     AdvGANWeights,
     adversarial_margin_loss,
+    finish_training,
     hinge_loss,
+    log_step,
     restore_training,
-    save_training,
 )
 from gancourse.attacks.base import Attack, check_count, check_positive, frozen_eval
 from gancourse.attacks.pgd import PGD
@@ -112,17 +113,10 @@ def train_aigan(generator: nn.Module, discriminator: nn.Module, target_model: nn
 
             with torch.no_grad():
                 robust = (discriminator.classify(attacked).argmax(1) == labels).float().mean()
-            for key, value in (("d_loss", d_loss), ("adv_loss", adv_loss), ("gan_loss", gan_loss),
-                               ("hinge_loss", hinge), ("branch_loss", branch_loss),
-                               ("success", (logits.argmax(1) == targets).float().mean()),
-                               ("branch_robust_accuracy", robust)):
-                history[key].append(value.item())
-            if (step + 1) % save_every == 0 or step + 1 == iterations:
-                save_training(progress, parts, history)
-    generator.eval()
-    discriminator.eval()
-    if progress is not None:
-        progress.clear()
+            log_step(history, {"d_loss": d_loss, "adv_loss": adv_loss, "gan_loss": gan_loss, "hinge_loss": hinge,
+                               "branch_loss": branch_loss, "success": (logits.argmax(1) == targets).float().mean(),
+                               "branch_robust_accuracy": robust}, step, iterations, progress, parts, save_every)
+    finish_training(progress, generator, discriminator)
     return history
 
 
