@@ -104,6 +104,19 @@ def test_chapter_07_shows_the_effects_its_prose_claims(layout):
         assert all(r[f"ch07_defense_{d}_{attack}"] < r[f"ch07_defense_none_{attack}"] for d in ("Adv", "Ens", "Iter_Adv"))
 
 
+def test_chapter_08_shows_the_effects_its_prose_claims(layout):
+    r = recorded_results(layout, "08")
+    assert abs(r["ch08_mean_aigan"] - r["ch08_mean_advgan"]) < 0.01                        # "within a point"
+    for method in ("aigan", "advgan"):                                                     # Sneaker hardest, Shirt easiest
+        per_target = [r[f"ch08_target_{c}_{method}"] for c in range(10)]
+        assert per_target.index(min(per_target)) == 7 and per_target.index(max(per_target)) == 6
+    assert r["ch08_aigan_step_ms"] > r["ch08_advgan_step_ms"] and r["ch08_aigan_minutes"] < r["ch08_advgan_minutes"]
+    assert max(r["ch08_ms_aigan"], r["ch08_ms_advgan"]) < r["ch08_ms_fgsm"]
+    assert min(r["ch08_grid_hits"]) <= 3 and max(r["ch08_grid_hits"]) >= 7                # rows differ
+    for d in ("Adv", "Ens", "Iter_Adv"):                                                   # AdvGAN < AI-GAN < PGD, all low
+        assert r[f"ch08_defense_{d}_AdvGAN"] < r[f"ch08_defense_{d}_AI_GAN"] < r[f"ch08_defense_{d}_PGD"] < 0.15
+
+
 def test_the_repository_url_is_the_same_everywhere(layout):
     config = yaml.safe_load((layout.root / "_config.yml").read_text())
     url = config["repository"]["url"]

@@ -6,6 +6,7 @@ Commands:
     build             build the HTML book from the executed copies (warnings are errors)
     prepare           write parametrised, unexecuted copies of the sources (for nbval's smoke run)
     set-repository    change the repository URL in _config.yml and in every notebook's Colab install cell
+    matrix            every attack of the book against every defense: matrix.csv, matrix.json, matrix.png
 """
 
 from __future__ import annotations
@@ -87,6 +88,40 @@ def _set_repository(args: argparse.Namespace) -> int:
     return 0
 
 
+def _matrix(args: argparse.Namespace) -> int:
+    import torch
+
+    from gancourse.data import make_loaders
+    from gancourse.matrix import robust_table, run_matrix, write_matrix
+    from gancourse.profiles import resolve_profile
+    from gancourse.robustness import book_attacks, book_defenses
+
+    profile = resolve_profile(args.profile)
+    count = args.images or profile.defense_eval_size
+    if count < 1:
+        raise ValueError(f"--images must be at least 1, got {count}")
+    device = "cuda" if profile.name == "gpu" else "cpu"
+    torch.manual_seed(args.seed)
+    bundle = make_loaders(args.dataset, profile, args.seed)
+    if count + 1 > len(bundle.test_images):
+        raise ValueError(f"--images {count} leaves no clean images to calibrate MagNet: the {profile.name} "
+                         f"profile has {len(bundle.test_images)} test images; ask for fewer")
+    images, labels = bundle.test_images[:count].to(device), bundle.test_labels[:count].to(device)
+    validation = bundle.test_images[count:count + 500].to(device)
+    defenses = book_defenses(args.model, bundle, profile, args.seed, validation, device)
+    attacks = book_attacks(args.model, bundle, profile, args.seed, device)
+    cells = run_matrix(attacks, defenses, images, labels, progress=lambda step: print(step, flush=True))
+    metadata = {"dataset": args.dataset, "profile": profile.name, "model": args.model, "images": count,
+                "seed": args.seed, "eps": bundle.info.linf_budget, "device": device, "torch": torch.__version__}
+    paths = write_matrix(cells, args.output, metadata)
+    attack_names, defense_names, table = robust_table(cells)
+    print(f"{'robust accuracy':24s}" + "".join(f"{name[:11]:>12s}" for name in defense_names))
+    for i, attack in enumerate(attack_names):
+        print(f"{attack[:24]:24s}" + "".join(f"{value:12.1%}" for value in table[i].tolist()))
+    print("written: " + ", ".join(str(path) for path in paths))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gancourse", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -114,6 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     repository = commands.add_parser("set-repository", help="change the repository URL everywhere")
     repository.add_argument("url", help="e.g. https://github.com/your-org/gancourse")
     repository.set_defaults(run=_set_repository)
+
+    matrix = commands.add_parser("matrix", help="every attack against every defense (CSV, JSON, heatmap)")
+    matrix.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist or mnist5k")
+    matrix.add_argument("--profile", default="auto", choices=PROFILE_NAMES)
+    matrix.add_argument("--model", default="A", help="the classifier (A-E) every defense protects")
+    matrix.add_argument("--images", type=int, default=None,
+                        help="test images to evaluate (default: the profile's defense_eval_size)")
+    matrix.add_argument("--seed", type=int, default=0)
+    matrix.add_argument("--output", default="matrix", help="folder for matrix.csv, matrix.json, matrix.png")
+    matrix.set_defaults(run=_matrix)
 
     args = parser.parse_args(argv)
     try:

@@ -36,6 +36,7 @@ class Profile:
         defense_eval_size: test images for the costly defenses (Defense-GAN projects each one L·R times).
         attack_gan_iterations: training steps of every AdvGAN generator (AI-GAN's conditional generator,
             which learns every target at once, gets twice as many).
+        ape_gan_iterations: discriminator steps of every APE-GAN training (the official code: 2 epochs).
     """
 
     name: str
@@ -55,6 +56,7 @@ class Profile:
     eval_size: int
     defense_eval_size: int
     attack_gan_iterations: int
+    ape_gan_iterations: int
 
     def as_dict(self) -> dict[str, object]:
         """The row as a plain dict (JSON-serialisable; used in checkpoint configs and run records)."""
@@ -68,7 +70,7 @@ PROFILES: dict[str, Profile] = {
         gan_iterations=20, critic_gan_iterations=5, toy_iterations=50,
         projection_steps=5, projection_restarts=2, attack_steps=5,
         adversarial_epochs=1, adversarial_training_steps=2, eval_size=64,
-        defense_eval_size=32, attack_gan_iterations=10,
+        defense_eval_size=32, attack_gan_iterations=10, ape_gan_iterations=10,
     ),
     "cpu": Profile(
         name="cpu", where="a laptop or a free CPU runtime: about 10 minutes per chapter, every effect shown",
@@ -76,7 +78,7 @@ PROFILES: dict[str, Profile] = {
         gan_iterations=3_000, critic_gan_iterations=1_500, toy_iterations=5_000,
         projection_steps=50, projection_restarts=4, attack_steps=20,
         adversarial_epochs=2, adversarial_training_steps=3, eval_size=500,
-        defense_eval_size=100, attack_gan_iterations=600,
+        defense_eval_size=100, attack_gan_iterations=600, ape_gan_iterations=1_000,
     ),
     "gpu": Profile(
         name="gpu", where="a CUDA GPU (Colab T4 or better): paper-scale settings",
@@ -84,7 +86,7 @@ PROFILES: dict[str, Profile] = {
         gan_iterations=30_000, critic_gan_iterations=30_000, toy_iterations=20_000,
         projection_steps=200, projection_restarts=10, attack_steps=100,
         adversarial_epochs=10, adversarial_training_steps=10, eval_size=2_000,
-        defense_eval_size=2_000, attack_gan_iterations=6_000,
+        defense_eval_size=2_000, attack_gan_iterations=6_000, ape_gan_iterations=2_000,
     ),
 }
 

@@ -20,14 +20,17 @@ from torch.utils.data import DataLoader, TensorDataset
 from gancourse.attacks import FGSM, PGD
 from gancourse.attacks.advgan import AdvGANWeights, distill, train_advgan, train_advgan_dynamic
 from gancourse.attacks.aigan import train_aigan
+from gancourse.attacks.substitute import train_substitute
 from gancourse.checkpoints import CheckpointRecord, CheckpointStore, ProgressFile
 from gancourse.data import DataBundle
 from gancourse.defenses.adversarial_training import ADVERSARIAL_WEIGHTS, make_adversary
+from gancourse.defenses.ape_gan import WEIGHTINGS, train_ape_gan
 from gancourse.defenses.defense_gan import DefenseGAN
 from gancourse.defenses.detector import detector_network, train_detector
 from gancourse.defenses.magnet import magnet_autoencoder, train_autoencoder
-from gancourse.evaluate import accuracy
+from gancourse.evaluate import accuracy, predict
 from gancourse.models.advgan import PerturbationDiscriminator, PerturbationGenerator
+from gancourse.models.ape_gan import APEDiscriminator, APEGenerator
 from gancourse.models.classifiers import build_classifier
 from gancourse.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gancourse.models.wgan_gp import WGANGPCritic, WGANGPGenerator
@@ -435,3 +438,66 @@ def aigan(name: str, bundle: DataBundle, profile: Profile, seed: int, device: to
     store = store or CheckpointStore()
     pair, record = store.load_or_train(f"aigan-{name}-{defense}", config, build, train)
     return pair.to(device), record
+
+
+def ape_gan(name: str, bundle: DataBundle, profile: Profile, seed: int, device: torch.device | str = "cpu",
+            store: CheckpointStore | None = None, *, weighting: str = "lecture",
+            ) -> tuple[nn.ModuleDict, CheckpointRecord]:
+    """APE-GAN's generator and discriminator trained for the profile's ``ape_gan_iterations`` on FGSM examples
+    of classifier ``name`` at the dataset's ℓ∞ budget (the paper trains on FGSM; its author used ε = 0.3 on
+    MNIST), with the loss weights of :data:`gancourse.defenses.ape_gan.WEIGHTINGS` ``[weighting]``."""
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown APE-GAN weighting {weighting!r}; choose one of {', '.join(WEIGHTINGS)}")
+    weights = WEIGHTINGS[weighting]
+    attacked, attacked_record = classifier(name, bundle, profile, seed, device, store)
+    fgsm = FGSM(attacked, bundle.info.linf_budget)
+    config = {"model": f"ape-gan-{name}-{weighting}", **_base_config(bundle, seed),
+              "attacked_model": attacked_record.path.name, "attack": "fgsm", "eps": bundle.info.linf_budget,
+              "iterations": profile.ape_gan_iterations, "batch_size": profile.batch_size, "lr": 2e-4,
+              "weights": dataclasses.asdict(weights)}
+
+    def build() -> nn.ModuleDict:
+        torch.manual_seed(seed)
+        channels = bundle.info.image_shape[0]
+        return nn.ModuleDict({"generator": APEGenerator(channels),
+                              "discriminator": APEDiscriminator(channels, bundle.info.image_shape[1])}).to(device)
+
+    def train(pair: nn.ModuleDict, progress: ProgressFile) -> dict[str, object]:
+        started = time.perf_counter()
+        history = train_ape_gan(pair["generator"], pair["discriminator"], fgsm, bundle.train_loader,
+                                profile.ape_gan_iterations, weights=weights, lr=2e-4, device=device,
+                                progress=progress)
+        return {"history": history, "train_seconds": time.perf_counter() - started}
+
+    store = store or CheckpointStore()
+    pair, record = store.load_or_train(f"ape-gan-{name}-{weighting}", config, build, train)
+    return pair.to(device), record
+
+
+SUBSTITUTE_SEEDS = 150  # Papernot et al.: the attacker owns 150 images, held out from the test set's end
+
+
+def substitute(name: str, bundle: DataBundle, profile: Profile, seed: int, device: torch.device | str = "cpu",
+               store: CheckpointStore | None = None) -> tuple[nn.Module, CheckpointRecord]:
+    """The black-box attacker's substitute (architecture E) of classifier ``name``, trained only on its
+    labels: the last 150 test images as seeds, 6 rounds of Jacobian augmentation (λ = 0.1), 2 × the
+    profile's classifier epochs per round (the paper's 10 in the cpu profile)."""
+    oracle, oracle_record = classifier(name, bundle, profile, seed, device, store)
+    rounds, epochs = 6, 2 * profile.classifier_epochs
+    config = {"model": f"substitute-of-{name}", **_base_config(bundle, seed), "oracle": oracle_record.path.name,
+              "architecture": "E", "seeds": SUBSTITUTE_SEEDS, "rounds": rounds, "epochs": epochs, "lam": 0.1}
+
+    def build() -> nn.Module:
+        torch.manual_seed(seed)
+        return build_classifier("E").to(device)
+
+    def train(model: nn.Module, progress: ProgressFile) -> dict[str, object]:
+        started = time.perf_counter()
+        history = train_substitute(lambda images: predict(oracle, images), model,
+                                   bundle.test_images[-SUBSTITUTE_SEEDS:].to(device), rounds=rounds, epochs=epochs,
+                                   lam=0.1, device=device, generator=torch.Generator().manual_seed(seed))
+        return {"queries": history.queries, "train_seconds": time.perf_counter() - started}
+
+    store = store or CheckpointStore()
+    model, record = store.load_or_train(f"substitute-of-{name}", config, build, train)
+    return model.to(device), record

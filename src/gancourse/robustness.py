@@ -1,0 +1,115 @@
+"""The book's robustness matrix for one classifier: every attack of chapters 06–10 against every defense,
+built from the checkpoint store (:mod:`gancourse.zoo`; whatever is missing is trained first).
+
+ℓ∞ attacks use the dataset's budget ε. Defenses (columns): none; FGSM and PGD adversarial training (the
+model itself is attacked white-box); the safety-net detector, MagNet (detector + reformer), Defense-GAN and
+APE-GAN (the oblivious attacks target the bare classifier; the adaptive one targets the whole pipeline,
+through BPDA for Defense-GAN's projection, whose gradient is useless). Attacks (rows): FGSM, RAND+FGSM,
+PGD, DeepFool, JSMA (towards the next class), C&W-L2 — oblivious; substitute black-box (FGSM on the
+substitute), AdvGAN (untargeted) and AI-GAN (towards the next class), with generators trained against
+the bare classifier — fixed; and adaptive PGD (half the oblivious PGD's steps, since each step through
+Defense-GAN projects every image), towards the class the attacked network ranks second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from gancourse import zoo
+from gancourse.attacks import FGSM, JSMA, PGD, CarliniWagnerL2, DeepFool, RandFGSM
+from gancourse.attacks.advgan import AdvGAN
+from gancourse.attacks.aigan import AIGAN
+from gancourse.attacks.bpda import BPDA
+from gancourse.data import DataBundle
+from gancourse.defenses.ape_gan import APEGAN
+from gancourse.defenses.defense_gan import DefenseGAN
+from gancourse.defenses.detector import GuardedClassifier, detection_scores
+from gancourse.defenses.magnet import MagNet
+from gancourse.evaluate import predict
+from gancourse.matrix import REJECTED, AttackSpec, Craft, Defense
+from gancourse.profiles import Profile
+
+MAGNET_FALSE_POSITIVES = 0.01  # MagNet's threshold: 1% of clean validation images rejected (as in chapter 09)
+
+
+def _rejecting(classify_images: Callable[[torch.Tensor], torch.Tensor],
+               rejects: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``classify_images``'s labels, with :data:`REJECTED` where ``rejects`` is True."""
+
+    def classify(images: torch.Tensor) -> torch.Tensor:
+        predicted = classify_images(images)
+        predicted[rejects(images)] = REJECTED
+        return predicted
+    return classify
+
+
+def book_defenses(name: str, bundle: DataBundle, profile: Profile, seed: int, validation: torch.Tensor,
+                  device: torch.device | str = "cpu") -> list[Defense]:
+    """The matrix's columns for classifier ``name``; ``validation`` (clean images not evaluated) sets
+    MagNet's threshold."""
+    model = zoo.classifier(name, bundle, profile, seed, device)[0].eval()
+    defenses = [Defense("none", lambda images: predict(model, images), model, model)]
+    for method, label in (("fgsm", "FGSM adv. training"), ("pgd", "PGD adv. training")):
+        trained = zoo.defended_classifier(name, method, bundle, profile, seed, device)[0].eval()
+        defenses.append(Defense(label, lambda images, m=trained: predict(m, images), trained, trained))
+    detector = zoo.detector(name, bundle.info.linf_budget, bundle, profile, seed, device)[0].eval()
+    defenses.append(Defense("detector", _rejecting(lambda images: predict(model, images),
+                                                   lambda images: detection_scores(detector, images) > 0),
+                            model, GuardedClassifier(model, detector).eval()))
+    magnet = MagNet(zoo.magnet(bundle, profile, seed, device)[0])
+    magnet.calibrate(validation, MAGNET_FALSE_POSITIVES)
+    reformed = nn.Sequential(magnet, model).eval()
+    defenses.append(Defense("MagNet", _rejecting(lambda images: predict(reformed, images), magnet.rejects),
+                            model, reformed))
+    generator = zoo.wgan_gp(bundle, profile, seed, device)[0]["generator"].eval()
+    defense_gan = DefenseGAN(generator, 128, steps=profile.projection_steps, restarts=profile.projection_restarts,
+                             seed=seed)
+    projected = nn.Sequential(defense_gan, model).eval()
+    defenses.append(Defense("Defense-GAN", lambda images: predict(projected, images), model,
+                            nn.Sequential(BPDA(defense_gan), model).eval()))
+    ape = APEGAN(zoo.ape_gan(name, bundle, profile, seed, device)[0]["generator"])
+    purified = nn.Sequential(ape, model).eval()
+    defenses.append(Defense("APE-GAN", lambda images: predict(purified, images), model, purified))
+    return defenses
+
+
+def _second_best(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
+    """The class other than the label that the network ranks highest (its first ``classes`` logits)."""
+    with torch.no_grad():
+        logits = model(images)[:, :classes].clone()
+    logits[torch.arange(len(labels)), labels] = -float("inf")
+    return logits.argmax(1)
+
+
+def book_attacks(name: str, bundle: DataBundle, profile: Profile, seed: int,
+                 device: torch.device | str = "cpu") -> list[AttackSpec]:
+    """The matrix's rows for classifier ``name`` (see the module docstring)."""
+    eps, classes, steps = bundle.info.linf_budget, len(bundle.info.classes), profile.attack_steps
+    adaptive_steps = max(1, steps // 2)  # each step through Defense-GAN projects every image (L·R passes)
+    model = zoo.classifier(name, bundle, profile, seed, device)[0].eval()
+    substitute = zoo.substitute(name, bundle, profile, seed, device)[0].eval()
+    advgan = AdvGAN(model, {"untargeted": zoo.advgan(name, bundle, profile, seed, device)[0]["generator"]})
+    aigan = AIGAN(model, zoo.aigan(name, bundle, profile, seed, device)[0]["generator"])
+
+    def next_class(attack) -> Craft:
+        return lambda images, labels: attack(images, target=(labels + 1) % classes)
+
+    def adaptive(target: nn.Module) -> Craft:
+        attack = PGD(target, eps, steps=adaptive_steps)
+        return lambda images, labels: attack(images, target=_second_best(target, images, labels, classes))
+
+    return [
+        AttackSpec("FGSM", "oblivious", lambda m: FGSM(m, eps)),
+        AttackSpec("RAND+FGSM", "oblivious", lambda m: RandFGSM(m, eps, alpha=eps / 2)),
+        AttackSpec(f"PGD-{steps}", "oblivious", lambda m: PGD(m, eps, steps=steps)),
+        AttackSpec("DeepFool", "oblivious", lambda m: DeepFool(m, steps=steps)),
+        AttackSpec("JSMA", "oblivious", lambda m: next_class(JSMA(m))),
+        AttackSpec("C&W L2", "oblivious", lambda m: CarliniWagnerL2(m, steps=100, search_steps=1)),
+        AttackSpec("substitute (black-box)", "fixed", lambda _: FGSM(substitute, eps)),
+        AttackSpec("AdvGAN", "fixed", lambda _: advgan),
+        AttackSpec("AI-GAN", "fixed", lambda _: next_class(aigan)),
+        AttackSpec(f"adaptive PGD-{adaptive_steps}", "adaptive", adaptive),
+    ]

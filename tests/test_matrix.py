@@ -1,0 +1,112 @@
+"""The robustness matrix: the runner's bookkeeping on a hand-made fixture, and the book's command end to end
+on the smoke profile (every recipe trained at smoke size into a temporary store)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from gancourse.attacks import FGSM
+from gancourse.cli import main
+from gancourse.evaluate import predict
+from gancourse.matrix import REJECTED, AttackSpec, Defense, robust_table, run_matrix, write_matrix
+
+
+class Counting:
+    """``make`` for an attack spec that counts how often, and against what, it was asked to craft."""
+
+    def __init__(self, craft):
+        self.craft, self.targets = craft, []
+
+    def __call__(self, model):
+        self.targets.append(model)
+        return self.craft(model)
+
+
+@pytest.fixture
+def fixture():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).eval()
+    other = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).eval()
+    images = torch.rand(12, 1, 4, 4)
+    labels = predict(model, images)                                        # clean accuracy 1 for `model`
+
+    def reject_bright(images):
+        predicted = predict(model, images)
+        predicted[images.flatten(1).mean(1) > 0.5] = REJECTED
+        return predicted
+
+    defenses = [Defense("none", lambda x: predict(model, x), model, model),
+                Defense("detector", reject_bright, model, other),
+                Defense("other", lambda x: predict(other, x), other, other)]
+    return model, images, labels, defenses
+
+
+def test_every_cell_is_filled_and_consistent(fixture):
+    model, images, labels, defenses = fixture
+    before = images.clone()
+    oblivious = Counting(lambda m: FGSM(m, 0.3))
+    fixed = Counting(lambda _: (lambda x, y: (x + 0.2).clamp(0, 1)))
+    adaptive = Counting(lambda m: FGSM(m, 0.3))
+    attacks = [AttackSpec("FGSM", "oblivious", oblivious), AttackSpec("brighter", "fixed", fixed),
+               AttackSpec("adaptive", "adaptive", adaptive)]
+    cells = run_matrix(attacks, defenses, images, labels)
+    attack_names, defense_names, table = robust_table(cells)
+    assert attack_names == ["clean", "FGSM", "brighter", "adaptive"]
+    assert defense_names == ["none", "detector", "other"] and not table.isnan().any()
+    assert len(oblivious.targets) == 2 and oblivious.targets[0] is model       # `none` and `detector` share f
+    assert fixed.targets == [None]                                           # crafted once for all defenses
+    assert len(adaptive.targets) == 2                                        # `detector` and `other` share one
+    for cell in cells:
+        assert 0 <= cell.accuracy <= 1 and 0 <= cell.rejected <= 1
+        expected = cell.accuracy if cell.attack == "clean" else cell.accuracy + cell.rejected
+        assert cell.robust == pytest.approx(expected)                      # a rejected clean image is a cost
+    clean_none = next(c for c in cells if c.attack == "clean" and c.defense == "none")
+    assert clean_none.accuracy == 1.0 and clean_none.rejected == 0.0
+    detector_rows = [c for c in cells if c.defense == "detector" and c.attack == "brighter"]
+    assert detector_rows[0].rejected > 0                                     # brighter images get rejected
+    assert torch.equal(images, before)
+
+
+def test_matrix_rejects_bad_input(fixture):
+    model, images, labels, defenses = fixture
+    spec = AttackSpec("FGSM", "oblivious", lambda m: FGSM(m, 0.3))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        AttackSpec("FGSM", "white-box", lambda m: FGSM(m, 0.3))
+    with pytest.raises(ValueError, match="unique"):
+        run_matrix([spec, spec], defenses, images, labels)
+    with pytest.raises(ValueError, match="at least one attack"):
+        run_matrix([], defenses, images, labels)
+    with pytest.raises(ValueError, match="labels"):
+        run_matrix([spec], defenses, images, labels[:5])
+
+
+def test_write_matrix_writes_table_json_and_figure(fixture, tmp_path):
+    model, images, labels, defenses = fixture
+    cells = run_matrix([AttackSpec("FGSM", "oblivious", lambda m: FGSM(m, 0.3))], defenses, images, labels)
+    csv_path, json_path, png_path = write_matrix(cells, tmp_path / "out", {"model": "fixture"})
+    rows = list(csv.DictReader(csv_path.open()))
+    assert len(rows) == len(cells) == 2 * len(defenses)
+    assert json.loads(json_path.read_text())["metadata"] == {"model": "fixture"}
+    assert png_path.stat().st_size > 1000
+
+
+def test_the_matrix_command_runs_the_book_lineup(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GANCOURSE_CHECKPOINT_DIR", str(tmp_path / "store"))
+    code = main(["matrix", "--profile", "smoke", "--dataset", "mnist5k", "--model", "D", "--images", "16",
+                 "--output", str(tmp_path / "matrix")])
+    assert code == 0, capsys.readouterr().err
+    result = json.loads((tmp_path / "matrix" / "matrix.json").read_text())
+    attacks = {cell["attack"] for cell in result["cells"]}
+    defenses = {cell["defense"] for cell in result["cells"]}
+    assert len(result["cells"]) == len(attacks) * len(defenses) == 11 * 7
+    assert {"none", "Defense-GAN", "APE-GAN", "MagNet", "detector"} <= defenses
+    assert {"clean", "AdvGAN", "AI-GAN", "substitute (black-box)"} <= attacks
+    assert result["metadata"]["model"] == "D" and result["metadata"]["images"] == 16
+    assert main(["matrix", "--profile", "smoke", "--dataset", "mnist5k", "--images", "100000",
+                 "--output", str(tmp_path / "x")]) == 1
+    assert "ask for fewer" in capsys.readouterr().err
