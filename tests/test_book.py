@@ -117,6 +117,23 @@ def test_chapter_08_shows_the_effects_its_prose_claims(layout):
         assert r[f"ch08_defense_{d}_AdvGAN"] < r[f"ch08_defense_{d}_AI_GAN"] < r[f"ch08_defense_{d}_PGD"] < 0.15
 
 
+def test_chapter_10_shows_the_effects_its_prose_claims(layout):
+    r = recorded_results(layout, "10")
+    e = lambda attack, model="A", kind="ape": r[f"ch10_error_{attack}_{model}_{kind}"]  # noqa: E731
+    for model in "ABC":
+        assert abs(e("clean", model) - e("clean", model, "base")) < 0.05                   # a small clean cost
+        assert e("FGSM", model) < e("FGSM", model, "base") - 0.3                           # FGSM removed
+    assert abs(e("PGD") - e("FGSM")) < 0.1                                                 # PGD about as well
+    for attack in ("DeepFool", "C_W_L2"):                                                  # near the clean error
+        assert e(attack) < e(attack, kind="base") and e(attack) - e("clean") < 0.06
+    assert e("JSMA") == max(e(a) for a in ("FGSM", "PGD", "DeepFool", "JSMA", "C_W_L2"))  # JSMA keeps the most
+    assert r["ch10_weighting_lecture_MSE_clean_in"] > r["ch10_weighting_official_MSE_clean_in"]
+    assert r["ch10_fgsm_coherence"] > r["ch10_clean_coherence"]
+    assert max(r[f"ch10_weighting_{w}_coherence_FGSM_in"] for w in ("lecture", "official")) < r["ch10_fgsm_coherence"]
+    assert r["ch10_adaptive_PGD_through_G"] < r["ch10_accuracy_PGD_A_ape"] - 0.3          # the adaptive attack
+    assert r["ch10_adaptive_PGD_with_BPDA"] > r["ch10_adaptive_PGD_through_G"]              # BPDA is weaker here
+
+
 def test_the_repository_url_is_the_same_everywhere(layout):
     config = yaml.safe_load((layout.root / "_config.yml").read_text())
     url = config["repository"]["url"]
