@@ -65,6 +65,9 @@ def test_every_cell_is_filled_and_consistent(fixture):
         assert 0 <= cell.accuracy <= 1 and 0 <= cell.rejected <= 1
         expected = cell.accuracy if cell.attack == "clean" else cell.accuracy + cell.rejected
         assert cell.robust == pytest.approx(expected)                      # a rejected clean image is a cost
+    assert all(c.mean_l2 == 0 for c in cells if c.attack == "clean")
+    brighter = next(c for c in cells if c.attack == "brighter")
+    assert brighter.mean_l2 == pytest.approx((images + 0.2).clamp(0, 1).sub(images).flatten(1).norm(dim=1).mean().item())
     clean_none = next(c for c in cells if c.attack == "clean" and c.defense == "none")
     assert clean_none.accuracy == 1.0 and clean_none.rejected == 0.0
     detector_rows = [c for c in cells if c.defense == "detector" and c.attack == "brighter"]

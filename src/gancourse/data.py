@@ -315,3 +315,17 @@ def make_loaders(
     test_loader = DataLoader(TensorDataset(test_images, test_labels), batch_size=batch_size, shuffle=False)
     return DataBundle(info, train_set, test_set, train_images, train_labels, test_images, test_labels,
                       train_loader, test_loader)
+
+
+def class_loader(bundle: DataBundle, class_index: int, batch_size: int, seed: int = 0) -> DataLoader:
+    """A shuffled loader of the bundle's training images of one class (one domain for CycleGAN)."""
+    classes = bundle.info.classes
+    if not isinstance(class_index, int) or not 0 <= class_index < len(classes):
+        raise ValueError(f"class_index must be one of 0…{len(classes) - 1} ({', '.join(classes)}), got {class_index!r}")
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    rows = bundle.train_labels == class_index
+    if not rows.any():
+        raise ValueError(f"the training subset has no images of class {classes[class_index]!r}; use a larger profile")
+    return DataLoader(TensorDataset(bundle.train_images[rows], bundle.train_labels[rows]), batch_size=batch_size,
+                      shuffle=True, drop_last=True, generator=torch.Generator().manual_seed(seed))

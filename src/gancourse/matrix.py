@@ -55,11 +55,14 @@ class Defense:
 @dataclass(frozen=True)
 class AttackSpec:
     """An attack row: ``make(model)`` returns ``craft(images, labels) → adversarial images``; for a
-    ``fixed`` attack ``make`` is called once with None."""
+    ``fixed`` attack ``make`` is called once with None. ``bounded``: the attack keeps to the matrix's ℓ∞
+    budget (False for minimum-norm attacks such as DeepFool and C&W, which succeed whenever they can and
+    are judged by the size of their perturbation)."""
 
     name: str
     kind: str
     make: Callable[[nn.Module | None], Craft]
+    bounded: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -68,7 +71,8 @@ class AttackSpec:
 
 @dataclass(frozen=True)
 class Cell:
-    """One (attack, defense) result; fractions of the evaluated images, times in ms per image."""
+    """One (attack, defense) result; fractions of the evaluated images, times in ms per image, and the mean
+    ℓ2 norm of the perturbation (0 for the clean row)."""
 
     attack: str
     defense: str
@@ -77,6 +81,7 @@ class Cell:
     robust: float
     attack_ms: float
     defense_ms: float
+    mean_l2: float
 
 
 def score(defense: Defense, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float, float]:
@@ -112,7 +117,7 @@ def run_matrix(attacks: list[AttackSpec], defenses: list[Defense], images: torch
 
     for defense in defenses:
         accuracy, rejected, defense_ms = score(defense, images, labels)
-        cells.append(Cell("clean", defense.name, accuracy, rejected, accuracy, 0.0, defense_ms))
+        cells.append(Cell("clean", defense.name, accuracy, rejected, accuracy, 0.0, defense_ms, 0.0))
         for attack in attacks:
             if progress is not None:
                 progress(f"{attack.name} vs {defense.name}")
@@ -120,8 +125,9 @@ def run_matrix(attacks: list[AttackSpec], defenses: list[Defense], images: torch
                       "adaptive": defense.adaptive_target}[attack.kind]
             adversarial, seconds = craft(attack, target)
             accuracy, rejected, defense_ms = score(defense, adversarial, labels)
+            mean_l2 = (adversarial - images).flatten(1).norm(dim=1).mean().item()
             cells.append(Cell(attack.name, defense.name, accuracy, rejected, accuracy + rejected,
-                              1000 * seconds / len(images), defense_ms))
+                              1000 * seconds / len(images), defense_ms, mean_l2))
     return cells
 
 

@@ -37,6 +37,8 @@ class Profile:
         attack_gan_iterations: training steps of every AdvGAN generator (AI-GAN's conditional generator,
             which learns every target at once, gets twice as many).
         ape_gan_iterations: discriminator steps of every APE-GAN training (the official code: 2 epochs).
+        cyclegan_iterations: generator (and discriminator) steps of every CycleGAN training.
+        stylegan_iterations: generator (and discriminator) steps of the small StyleGAN.
     """
 
     name: str
@@ -57,6 +59,8 @@ class Profile:
     defense_eval_size: int
     attack_gan_iterations: int
     ape_gan_iterations: int
+    cyclegan_iterations: int
+    stylegan_iterations: int
 
     def as_dict(self) -> dict[str, object]:
         """The row as a plain dict (JSON-serialisable; used in checkpoint configs and run records)."""
@@ -70,7 +74,7 @@ PROFILES: dict[str, Profile] = {
         gan_iterations=20, critic_gan_iterations=5, toy_iterations=50,
         projection_steps=5, projection_restarts=2, attack_steps=5,
         adversarial_epochs=1, adversarial_training_steps=2, eval_size=64,
-        defense_eval_size=32, attack_gan_iterations=10, ape_gan_iterations=10,
+        defense_eval_size=32, attack_gan_iterations=10, ape_gan_iterations=10, cyclegan_iterations=5, stylegan_iterations=5,
     ),
     "cpu": Profile(
         name="cpu", where="a laptop or a free CPU runtime: about 10 minutes per chapter, every effect shown",
@@ -78,7 +82,8 @@ PROFILES: dict[str, Profile] = {
         gan_iterations=3_000, critic_gan_iterations=1_500, toy_iterations=5_000,
         projection_steps=50, projection_restarts=4, attack_steps=20,
         adversarial_epochs=2, adversarial_training_steps=3, eval_size=500,
-        defense_eval_size=100, attack_gan_iterations=600, ape_gan_iterations=1_000,
+        defense_eval_size=100, attack_gan_iterations=600, ape_gan_iterations=1_000, cyclegan_iterations=1_500,
+        stylegan_iterations=2_000,
     ),
     "gpu": Profile(
         name="gpu", where="a CUDA GPU (Colab T4 or better): paper-scale settings",
@@ -86,7 +91,8 @@ PROFILES: dict[str, Profile] = {
         gan_iterations=30_000, critic_gan_iterations=30_000, toy_iterations=20_000,
         projection_steps=200, projection_restarts=10, attack_steps=100,
         adversarial_epochs=10, adversarial_training_steps=10, eval_size=2_000,
-        defense_eval_size=2_000, attack_gan_iterations=6_000, ape_gan_iterations=2_000,
+        defense_eval_size=2_000, attack_gan_iterations=6_000, ape_gan_iterations=2_000, cyclegan_iterations=20_000,
+        stylegan_iterations=30_000,
     ),
 }
 

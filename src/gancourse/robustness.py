@@ -5,7 +5,8 @@ built from the checkpoint store (:mod:`gancourse.zoo`; whatever is missing is tr
 model itself is attacked white-box); the safety-net detector, MagNet (detector + reformer), Defense-GAN and
 APE-GAN (the oblivious attacks target the bare classifier; the adaptive one targets the whole pipeline,
 through BPDA for Defense-GAN's projection, whose gradient is useless). Attacks (rows): FGSM, RAND+FGSM,
-PGD, DeepFool, JSMA (towards the next class), C&W-L2 — oblivious; substitute black-box (FGSM on the
+PGD, DeepFool, JSMA (towards the next class, ≤ 10% of the pixels), C&W-L2 — oblivious, the last three not
+bounded by ε; substitute black-box (FGSM on the
 substitute), AdvGAN (untargeted) and AI-GAN (towards the next class), with generators trained against
 the bare classifier — fixed; and adaptive PGD (half the oblivious PGD's steps, since each step through
 Defense-GAN projects every image), towards the class the attacked network ranks second.
@@ -105,9 +106,9 @@ def book_attacks(name: str, bundle: DataBundle, profile: Profile, seed: int,
         AttackSpec("FGSM", "oblivious", lambda m: FGSM(m, eps)),
         AttackSpec("RAND+FGSM", "oblivious", lambda m: RandFGSM(m, eps, alpha=eps / 2)),
         AttackSpec(f"PGD-{steps}", "oblivious", lambda m: PGD(m, eps, steps=steps)),
-        AttackSpec("DeepFool", "oblivious", lambda m: DeepFool(m, steps=steps)),
-        AttackSpec("JSMA", "oblivious", lambda m: next_class(JSMA(m))),
-        AttackSpec("C&W L2", "oblivious", lambda m: CarliniWagnerL2(m, steps=100, search_steps=5)),
+        AttackSpec("DeepFool", "oblivious", lambda m: DeepFool(m, steps=steps), bounded=False),
+        AttackSpec("JSMA", "oblivious", lambda m: next_class(JSMA(m)), bounded=False),
+        AttackSpec("C&W L2", "oblivious", lambda m: CarliniWagnerL2(m, steps=100, search_steps=5), bounded=False),
         AttackSpec("substitute (black-box)", "fixed", lambda _: FGSM(substitute, eps)),
         AttackSpec("AdvGAN", "fixed", lambda _: advgan),
         AttackSpec("AI-GAN", "fixed", lambda _: next_class(aigan)),

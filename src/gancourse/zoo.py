@@ -22,7 +22,7 @@ from gancourse.attacks.advgan import AdvGANWeights, distill, train_advgan, train
 from gancourse.attacks.aigan import train_aigan
 from gancourse.attacks.substitute import train_substitute
 from gancourse.checkpoints import CheckpointRecord, CheckpointStore, ProgressFile
-from gancourse.data import DataBundle
+from gancourse.data import DataBundle, class_loader
 from gancourse.defenses.adversarial_training import ADVERSARIAL_WEIGHTS, make_adversary
 from gancourse.defenses.ape_gan import WEIGHTINGS, train_ape_gan
 from gancourse.defenses.defense_gan import DefenseGAN
@@ -32,11 +32,15 @@ from gancourse.evaluate import accuracy, predict
 from gancourse.models.advgan import PerturbationDiscriminator, PerturbationGenerator
 from gancourse.models.ape_gan import APEDiscriminator, APEGenerator
 from gancourse.models.classifiers import build_classifier
+from gancourse.models.cyclegan import CycleGenerator, PatchDiscriminator
 from gancourse.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gancourse.models.stylegan import StyleDiscriminator, StyleGenerator
 from gancourse.models.wgan_gp import WGANGPCritic, WGANGPGenerator
 from gancourse.profiles import Profile
 from gancourse.train.classifier import train_classifier
+from gancourse.train.cyclegan import CYCLE_WEIGHT, train_cyclegan
 from gancourse.train.gan import GANSetup, Snapshots, endless, train_gan
+from gancourse.train.stylegan import train_stylegan
 
 ENSEMBLE_SOURCES = "ABCD"  # ensemble adversarial training of model X mixes in the others' FGSM examples
 ADVGAN_WEIGHTS = AdvGANWeights(alpha=1.0, beta=1.0, c=1.5)  # c: an ℓ2 bound below PGD's at ε = 0.1 on 28×28
@@ -501,3 +505,66 @@ def substitute(name: str, bundle: DataBundle, profile: Profile, seed: int, devic
     store = store or CheckpointStore()
     model, record = store.load_or_train(f"substitute-of-{name}", config, build, train)
     return model.to(device), record
+
+
+CYCLEGAN_BATCH = 16  # the paper trains with batch 1; 16 keeps a CPU step short and instance norm is per image
+
+
+def cyclegan(domain_a: int, domain_b: int, bundle: DataBundle, profile: Profile, seed: int,
+             device: torch.device | str = "cpu", store: CheckpointStore | None = None, *,
+             cycle_weight: float = CYCLE_WEIGHT) -> tuple[nn.ModuleDict, CheckpointRecord]:
+    """CycleGAN between two classes of the dataset (object transfiguration, like the paper's horse ↔ zebra):
+    ``G_ab``, ``G_ba``, ``D_a``, ``D_b`` trained for the profile's ``cyclegan_iterations`` with batch
+    :data:`CYCLEGAN_BATCH` and the paper's weights; ``cycle_weight = 0`` is the ablation without cycle
+    consistency (and identity)."""
+    if domain_a == domain_b:
+        raise ValueError(f"the two domains must be different classes, got {domain_a} twice")
+    loader_a = class_loader(bundle, domain_a, CYCLEGAN_BATCH, seed)
+    loader_b = class_loader(bundle, domain_b, CYCLEGAN_BATCH, seed + 1)
+    name = f"cyclegan-{domain_a}-{domain_b}" + ("" if cycle_weight == CYCLE_WEIGHT else f"-cycle-{cycle_weight:g}")
+    config = {"model": name, **_base_config(bundle, seed), "domains": [domain_a, domain_b],
+              "iterations": profile.cyclegan_iterations, "batch_size": CYCLEGAN_BATCH, "lr": 2e-4,
+              "cycle_weight": cycle_weight, "identity_weight": 0.5, "width": 16, "blocks": 3}
+
+    def build() -> nn.ModuleDict:
+        torch.manual_seed(seed)
+        channels = bundle.info.image_shape[0]
+        return nn.ModuleDict({"G_ab": CycleGenerator(channels), "G_ba": CycleGenerator(channels),
+                              "D_a": PatchDiscriminator(channels), "D_b": PatchDiscriminator(channels)}).to(device)
+
+    def train(networks: nn.ModuleDict, progress: ProgressFile) -> dict[str, object]:
+        started = time.perf_counter()
+        history = train_cyclegan(networks, loader_a, loader_b, profile.cyclegan_iterations, cycle_weight=cycle_weight,
+                                 device=device, progress=progress, seed=seed)
+        return {"history": history, "train_seconds": time.perf_counter() - started}
+
+    store = store or CheckpointStore()
+    networks, record = store.load_or_train(name, config, build, train)
+    return networks.to(device), record
+
+
+def stylegan(bundle: DataBundle, profile: Profile, seed: int, device: torch.device | str = "cpu",
+             store: CheckpointStore | None = None) -> tuple[nn.ModuleDict, CheckpointRecord]:
+    """Chapter 05's small StyleGAN (32×32, latent 64, 4 mapping layers, widths 128-128-64-32) and its
+    discriminator, trained for the profile's ``stylegan_iterations`` with style mixing (0.9), R1 (γ = 1) and
+    Adam(1e-3, β = (0, 0.99)); the images are padded from 28×28."""
+    if bundle.info.image_shape[0] != 1:
+        raise ValueError(f"the small StyleGAN is built for grey images; {bundle.info.name} has "
+                         f"{bundle.info.image_shape[0]} channels")
+    config = {"model": "stylegan", **_base_config(bundle, seed), "iterations": profile.stylegan_iterations,
+              "batch_size": profile.batch_size, "lr": 1e-3, "betas": [0.0, 0.99], "mixing": 0.9, "r1_gamma": 1.0,
+              "latent_dim": 64, "mapping_layers": 4, "widths": [128, 128, 64, 32]}
+
+    def build() -> nn.ModuleDict:
+        torch.manual_seed(seed)
+        return nn.ModuleDict({"generator": StyleGenerator(1), "discriminator": StyleDiscriminator(1)}).to(device)
+
+    def train(pair: nn.ModuleDict, progress: ProgressFile) -> dict[str, object]:
+        started = time.perf_counter()
+        history = train_stylegan(pair["generator"], pair["discriminator"], bundle.train_loader,
+                                 profile.stylegan_iterations, device=device, progress=progress, seed=seed)
+        return {"history": history, "train_seconds": time.perf_counter() - started}
+
+    store = store or CheckpointStore()
+    pair, record = store.load_or_train("stylegan", config, build, train)
+    return pair.to(device), record
