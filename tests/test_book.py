@@ -95,6 +95,29 @@ def test_chapter_09_shows_the_effects_its_prose_claims(layout):
     assert r["ch09_bpda_accuracy"] < r["ch09_white_C_W_L2_A_Defense_GAN_Orig"] - 0.3       # the adaptive attack
 
 
+def test_chapter_04_shows_the_effects_its_prose_claims(layout):
+    r = recorded_results(layout, "04")
+    assert r["ch04_cycle_A_to_B_seen_as_B"] > 0.8 > 0.1 > r["ch04_before_a_as_b"]          # it translates
+    assert r["ch04_cycle_B_to_A_seen_as_A"] > 0.8 > 0.1 > r["ch04_before_b_as_a"]
+    assert r["ch04_cycle_cycle_error_A"] < r["ch04_cycle_change_A_to_B"] / 2               # a change it can undo
+    assert r["ch04_nocycle_A_to_B_seen_as_B"] > 0.8                                       # B-looking without the cycle
+    assert r["ch04_nocycle_cycle_error_A"] > 2 * r["ch04_cycle_cycle_error_A"]            # but the way back is lost
+    assert r["ch04_nocycle_diversity_A_to_B"] < 0.6 * r["ch04_cycle_diversity_A_to_B"]    # and it collapses
+
+
+def test_chapter_05_shows_the_effects_its_prose_claims(layout):
+    r = recorded_results(layout, "05")
+    assert r["ch05_fd_stylegan"] > 2 * r["ch05_fd_dcgan"]                                  # "far worse" at this budget
+    follows = [r[f"ch05_mix_follows_b_{g}"] for g in ("coarse", "middle", "fine")]
+    changes = [r[f"ch05_mix_change_{g}"] for g in ("coarse", "middle", "fine")]
+    assert follows[0] > follows[1] >= follows[2] and changes[0] > changes[1] > changes[2]  # coarse → class
+    assert 0.5 < r["ch05_noise_class_kept"] < 0.85                                        # "about a third" change
+    diversity = [r[f"ch05_truncation_diversity_{p}"] for p in (100, 70, 50, 0)]
+    distance = [r[f"ch05_truncation_fd_{p}"] for p in (100, 70, 50, 0)]
+    assert diversity == sorted(diversity, reverse=True) and distance == sorted(distance)  # "only gets worse"
+    assert r["ch05_ppl_w"] > r["ch05_ppl_z"]                                              # the opposite of the paper
+
+
 def test_chapter_07_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "07")
     assert r["ch07_untargeted_A"] > 0.3 and r["ch07_ratio_advgan_fgsm"] < 1                 # works, faster than FGSM

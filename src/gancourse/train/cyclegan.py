@@ -122,5 +122,5 @@ def train_cyclegan(networks: nn.ModuleDict, loader_a: DataLoader, loader_b: Data
         optimiser_d.step()
         log_step(history, {"gan_loss": gan, "cycle_loss": cycle, "identity_loss": identity, "d_loss": d_loss},
                  step, iterations, progress, parts, save_every)
-    finish_training(progress, *networks.values())
+    finish_training(progress, networks)
     return history
