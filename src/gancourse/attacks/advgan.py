@@ -60,6 +60,17 @@ def adversarial_margin_loss(logits: torch.Tensor, goal: torch.Tensor, targeted: 
     return cw_margin(logits, goal, targeted, kappa).mean()
 
 
+def training_parts(generator: nn.Module, discriminator: nn.Module, lr: float, device: torch.device | str,
+                   betas: tuple[float, float] = (0.5, 0.999)) -> dict[str, nn.Module | torch.optim.Optimizer]:
+    """Move both networks to ``device`` and give each its Adam(lr, betas) optimiser: the parts a resumable
+    training saves and restores (:func:`save_training`, :func:`restore_training`)."""
+    generator.to(device)
+    discriminator.to(device)
+    return {"generator": generator, "discriminator": discriminator,
+            "optimiser_g": torch.optim.Adam(generator.parameters(), lr=lr, betas=betas),
+            "optimiser_d": torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)}
+
+
 def restore_training(progress: ProgressFile | None,
                      parts: Mapping[str, nn.Module | torch.optim.Optimizer]) -> dict[str, list[float]] | None:
     """Load every part's state (networks and optimisers, by name) from ``progress`` and return the saved
@@ -106,12 +117,8 @@ def train_advgan(generator: nn.Module, discriminator: nn.Module, target_model: n
     untargeted when ``target`` is None. Adam(lr, β = (0.5, 0.999)) for both networks. Resumable: the state
     is saved to ``progress`` every ``save_every`` steps. Returns per-step losses and the batch success rate."""
     check_count("iterations", iterations)
-    generator.to(device)
-    discriminator.to(device)
-    optimiser_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
-    optimiser_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-    parts = {"generator": generator, "discriminator": discriminator, "optimiser_g": optimiser_g,
-             "optimiser_d": optimiser_d}
+    parts = training_parts(generator, discriminator, lr, device)
+    optimiser_g, optimiser_d = parts["optimiser_g"], parts["optimiser_d"]
     history = restore_training(progress, parts) or {key: [] for key in ("d_loss", "adv_loss", "gan_loss",
                                                                          "hinge_loss", "success")}
     batches = endless(loader)

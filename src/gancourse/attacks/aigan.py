@@ -30,6 +30,7 @@ from gancourse.attacks.advgan import (
     hinge_loss,
     log_step,
     restore_training,
+    training_parts,
 )
 from gancourse.attacks.base import Attack, check_count, check_positive, frozen_eval
 from gancourse.attacks.pgd import PGD
@@ -71,12 +72,8 @@ def train_aigan(generator: nn.Module, discriminator: nn.Module, target_model: nn
     if not num_classes or getattr(discriminator, "classes", None) is None:
         raise ValueError("AI-GAN needs a class-conditioned generator and a discriminator with a class branch "
                          "(PerturbationGenerator(num_classes=K), PerturbationDiscriminator(num_classes=K))")
-    generator.to(device)
-    discriminator.to(device)
-    optimiser_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
-    optimiser_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-    parts = {"generator": generator, "discriminator": discriminator, "optimiser_g": optimiser_g,
-             "optimiser_d": optimiser_d}
+    parts = training_parts(generator, discriminator, lr, device)
+    optimiser_g, optimiser_d = parts["optimiser_g"], parts["optimiser_d"]
     history = restore_training(progress, parts) or {key: [] for key in (
         "d_loss", "adv_loss", "gan_loss", "hinge_loss", "branch_loss", "success", "branch_robust_accuracy")}
     random = torch.Generator().manual_seed(seed + len(history["d_loss"]))

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gancourse.attacks.advgan import finish_training, log_step, restore_training
+from gancourse.attacks.advgan import finish_training, log_step, restore_training, training_parts
 from gancourse.attacks.base import check_count, check_images, check_positive, frozen_eval, model_device
 from gancourse.checkpoints import ProgressFile
 from gancourse.losses import d_loss_minimax, g_loss_non_saturating
@@ -85,12 +85,8 @@ def train_ape_gan(generator: nn.Module, discriminator: nn.Module,
     on ``make_adversarial(images, labels)`` of every batch, Adam(lr, β = (0.5, 0.999)) as in the official
     code. Resumable through ``progress``. Returns per-step D loss and the generator's loss terms."""
     check_count("iterations", iterations)
-    generator.to(device)
-    discriminator.to(device)
-    optimiser_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
-    optimiser_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-    parts = {"generator": generator, "discriminator": discriminator, "optimiser_g": optimiser_g,
-             "optimiser_d": optimiser_d}
+    parts = training_parts(generator, discriminator, lr, device)
+    optimiser_g, optimiser_d = parts["optimiser_g"], parts["optimiser_d"]
     history = restore_training(progress, parts) or {key: [] for key in ("d_loss", "mse", "adversarial",
                                                                          "coherence")}
     batches = endless(loader)
