@@ -125,3 +125,20 @@ def test_training_runs_and_tracks_the_average_latent():
     assert g.w_average.abs().sum() > 0 and not g.training
     with pytest.raises(ValueError, match="mixing_probability"):
         train_stylegan(g, StyleDiscriminator(1), loader, 1, mixing_probability=1.5)
+
+
+def test_slerp_and_path_length_known_answers():
+    from gancourse.evaluate import perceptual_path_length, slerp
+
+    a, b = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 2.0]])
+    assert torch.allclose(slerp(a, b, torch.zeros(1, 1)), a) and torch.allclose(slerp(a, b, torch.ones(1, 1)), b)
+    unit = slerp(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]]), torch.tensor([[0.3]]))
+    assert unit.norm().item() == pytest.approx(1.0)                          # stays on the circle
+    torch.manual_seed(0)
+    start, end, t = torch.randn(5, 4), torch.randn(5, 4), torch.rand(5, 1) * 0.9
+    matrix = torch.randn(4, 3)
+    linear = lambda v: v @ matrix                                             # noqa: E731  G linear, φ identity
+    expected = ((end - start) @ matrix).pow(2).sum(1).mean().item()          # lerp: the step is ε·(end − start)
+    assert perceptual_path_length(linear, lambda x: x, start, end, t, spherical=False) == pytest.approx(expected, rel=1e-3)
+    with pytest.raises(ValueError, match="1 − eps"):
+        perceptual_path_length(linear, lambda x: x, start, end, torch.ones(5, 1), spherical=False)

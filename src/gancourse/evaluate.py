@@ -137,3 +137,32 @@ def roc_auc(negative_scores: torch.Tensor, positive_scores: torch.Tensor) -> flo
     positive_rank_sum = mean_rank[inverse[len(negative):]].sum()
     n_pos, n_neg = len(positive), len(negative)
     return ((positive_rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)).item()
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between rows of ``a`` and ``b`` (N×d), t of shape N×1 in [0, 1]:
+    slerp(a, b; t) = (sin((1 − t)Ω) a + sin(tΩ) b) / sin Ω, with Ω the angle between a and b."""
+    if a.shape != b.shape or a.dim() != 2:
+        raise ValueError(f"slerp needs two N×d tensors of the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    cosine = (a / a.norm(dim=1, keepdim=True) * (b / b.norm(dim=1, keepdim=True))).sum(1, keepdim=True)
+    omega = torch.acos(cosine.clamp(-1 + 1e-7, 1 - 1e-7))
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+
+def perceptual_path_length(images_at: Callable[[torch.Tensor], torch.Tensor],
+                           features_of: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor,
+                           end: torch.Tensor, t: torch.Tensor, *, spherical: bool, eps: float = 1e-2) -> float:
+    """A perceptual-path-length estimate (Karras et al. 2019) along the paths from ``start`` to ``end``:
+
+        PPL = E [ ‖φ(G(p(t))) − φ(G(p(t + ε)))‖² / ε² ],   p = slerp (``spherical``) or lerp,
+
+    with G = ``images_at`` (latents → images), φ = ``features_of`` (images → N×k features) and one t ∈ [0, 1 − ε]
+    per path (``t``: N×1)."""
+    if eps <= 0 or ((t < 0) | (t > 1 - eps)).any():
+        raise ValueError(f"eps must be positive and every t in [0, 1 − eps]; got eps={eps}, t in "
+                         f"[{t.min().item():.3g}, {t.max().item():.3g}]")
+    path = slerp if spherical else (lambda a, b, s: torch.lerp(a, b, s))
+    with torch.no_grad():
+        here = features_of(images_at(path(start, end, t))).flatten(1)
+        there = features_of(images_at(path(start, end, t + eps))).flatten(1)
+    return ((here - there).pow(2).sum(1) / eps ** 2).mean().item()
