@@ -1,7 +1,8 @@
 # The book's commands. Both main targets set everything up on a fresh clone: the virtual environment
 # (.venv, from requirements.txt), the offline Fashion-MNIST (Debian's dataset-fashion-mnist) and its cache.
 #   make book   execute the chapters whose code changed since their executed copy, then build the HTML
-#   make test   package tests, every chapter under nbval with the smoke profile, strict book build
+#   make test   package tests, every chapter under nbval with the smoke profile, strict book build, and the
+#               built book opened page by page in headless Chromium (when chromium and chromedriver exist)
 # More:
 #   make execute CHAPTER=07 PROFILE=gpu   re-execute one chapter (any profile: smoke, cpu, gpu, auto)
 #   make execute PROFILE=cpu              re-execute every chapter
@@ -27,6 +28,9 @@ test: $(STAMP) data
 	$(PY) -m gancourse.cli prepare _build/smoke --profile smoke
 	GANCOURSE_NO_PROGRESS_BAR=1 GANCOURSE_CHECKPOINT_DIR=$(CURDIR)/_build/smoke/checkpoints $(PY) -m pytest --nbval-lax -p no:cacheprovider _build/smoke
 	$(PY) -m gancourse.cli build
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+		$(PY) -m pytest -p no:cacheprovider browser_tests; \
+	else echo "browser test skipped: install Debian's chromium and chromium-driver to run it"; fi
 
 execute: $(STAMP) data
 	$(PY) -m gancourse.cli execute $(if $(CHAPTER),$(CHAPTER),--all) --profile $(PROFILE)

@@ -289,3 +289,23 @@ def test_set_repository_changes_the_config_and_every_install_cell(tmp_path, layo
     assert all("git+https://github.com/someone/fork\\\"" in text for text in texts)
     with pytest.raises(ValueError, match="https://"):
         set_repository(copy, "github.com/no-scheme")
+
+
+def test_chapter_01_latent_walk_shows_what_its_prose_claims(layout):
+    r = recorded_results(layout, "01")
+    assert abs(r["ch01_norm_endpoints"] - 10) < 1                                    # ≈ √100
+    assert abs(r["ch01_norm_lerp_midpoint"] / r["ch01_norm_endpoints"] - 2 ** -0.5) < 0.1
+    assert abs(r["ch01_norm_slerp_midpoint"] - r["ch01_norm_endpoints"]) < 0.5
+
+
+def test_every_exercise_check_in_the_published_chapters_passes(layout):
+    checks = 0
+    for source in layout.chapter_sources():
+        notebook = nbformat.read(layout.executed_copy(source), as_version=4)
+        for cell in notebook.cells:
+            if "exercise-check" in cell.metadata.get("tags", []):
+                text = "".join(output.get("text", "") + output.get("data", {}).get("text/plain", "")
+                               for output in cell.outputs)
+                assert text.startswith("✓"), f"{source.stem}: the solution fails its own check:\n{text}"
+                checks += 1
+    assert checks >= 3

@@ -71,3 +71,24 @@ def test_slug_turns_labels_into_record_names():
     assert slug("Defense-GAN-Orig") == "Defense_GAN_Orig"
     assert slug("adv. training") == "adv_training"
     assert slug("RAND+FGSM") == "RAND_FGSM"
+
+
+def test_auto_without_a_gpu_says_it_runs_the_cpu_budget_and_how_to_get_a_gpu():
+    import torch
+
+    from gancourse.runtime import hardware_note
+
+    colab = hardware_note("auto", torch.device("cpu"), in_colab=True)
+    assert "cpu budget" in colab and "Change runtime type → GPU" in colab
+    assert "CUDA GPU" in hardware_note("auto", torch.device("cpu"), in_colab=False)
+    assert hardware_note("auto", torch.device("cuda"), in_colab=True) is None
+    assert hardware_note("cpu", torch.device("cpu"), in_colab=True) is None      # the reader chose
+
+
+def test_google_drive_storage_outside_colab_is_a_clear_error():
+    import pytest
+
+    from gancourse.paths import use_google_drive
+
+    with pytest.raises(RuntimeError, match="Colab only.*configure"):
+        use_google_drive()

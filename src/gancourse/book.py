@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ import nbformat
 
 from gancourse.files import atomic_write
 from gancourse.paths import repository_root
+from gancourse.profiles import PROFILES
 from gancourse.results import read_recorded
 from gancourse.train.gan import NO_PROGRESS_BAR_ENV
 
@@ -61,6 +63,10 @@ class BookLayout:
     @property
     def failed(self) -> Path:
         return self.root / "_build" / "failed"
+
+    @property
+    def run_times(self) -> Path:
+        return self.root / "book" / "run_times.json"
 
     @classmethod
     def of_repository(cls) -> BookLayout:
@@ -115,8 +121,6 @@ def execute_chapter(
     the partly executed notebook goes to ``_build/failed/`` and :class:`ChapterExecutionError` names the
     chapter, the cell and the error.
     """
-    import papermill
-
     parameters: dict[str, Any] = {"profile": profile}
     if dataset is not None:
         parameters["dataset"] = dataset
@@ -124,29 +128,93 @@ def execute_chapter(
         parameters["seed"] = seed
     layout.failed.mkdir(parents=True, exist_ok=True)
     scratch = layout.failed / source.name
+    stored_before = _stored_checkpoints()
     started = time.perf_counter()
-    previous = os.environ.get(NO_PROGRESS_BAR_ENV)
-    os.environ[NO_PROGRESS_BAR_ENV] = "1"  # the kernel inherits it: no progress bars in published pages
-    try:
-        papermill.execute_notebook(str(source), str(scratch), parameters=parameters, kernel_name=kernel_name,
-                                   cwd=str(source.parent), progress_bar=False)
-    except papermill.PapermillExecutionError as error:
-        raise ChapterExecutionError(
-            f"chapter {source.stem} failed in cell [{error.exec_count}] with {error.ename}: {error.evalue} "
-            f"(profile {profile}); the partly executed notebook is {scratch}"
-        ) from error
-    finally:
-        if previous is None:
-            os.environ.pop(NO_PROGRESS_BAR_ENV, None)
-        else:
-            os.environ[NO_PROGRESS_BAR_ENV] = previous
+    _run_papermill(source, scratch, parameters, kernel_name, {})
     wall_seconds = time.perf_counter() - started
     notebook = nbformat.read(scratch, as_version=4)
     finished = _with_run_info(notebook, source, parameters, wall_seconds)
+    finished.metadata["gancourse"]["models_trained"] = len(_stored_checkpoints() - stored_before)
+    record_run_time(layout, source.stem, finished.metadata["gancourse"])
+    finished.cells[1].source = run_info_markdown(finished.metadata["gancourse"], read_run_times(layout).get(source.stem, {}))
     target = layout.executed_copy(source)
     _write_notebook_atomically(finished, target)
     scratch.unlink()
     return target
+
+
+def _run_papermill(source: Path, target: Path, parameters: dict[str, Any], kernel_name: str,
+                   environment: dict[str, str]) -> None:
+    """Execute ``source`` into ``target``; the kernel inherits ``environment`` (and no progress bars)."""
+    import papermill
+
+    changes = {NO_PROGRESS_BAR_ENV: "1", **environment}   # no progress bars in published pages
+    previous = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
+    try:
+        papermill.execute_notebook(str(source), str(target), parameters=parameters, kernel_name=kernel_name,
+                                   cwd=str(source.parent), progress_bar=False)
+    except papermill.PapermillExecutionError as error:
+        raise ChapterExecutionError(
+            f"chapter {source.stem} failed in cell [{error.exec_count}] with {error.ename}: {error.evalue} "
+            f"(profile {parameters['profile']}); the partly executed notebook is {target}"
+        ) from error
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _stored_checkpoints() -> set[str]:
+    """The files in the checkpoint store (the ones a run adds are the models it trained)."""
+    from gancourse.paths import checkpoint_dir
+
+    folder = checkpoint_dir()
+    return {path.name for path in folder.glob("*.pt") if not path.name.endswith(".progress.pt")} if folder.is_dir() else set()
+
+
+def read_run_times(layout: BookLayout) -> dict[str, dict[str, dict[str, Any]]]:
+    """``book/run_times.json``: chapter → profile → the last measured run (wall seconds, device, date,
+    models trained). Every execution updates it, the published ones and :func:`time_chapters`' alike."""
+    return json.loads(layout.run_times.read_text()) if layout.run_times.exists() else {}
+
+
+def record_run_time(layout: BookLayout, chapter: str, info: dict[str, Any]) -> None:
+    """Store the run described by ``info`` (an executed copy's ``metadata.gancourse``) for its profile."""
+    times = read_run_times(layout)
+    times.setdefault(chapter, {})[info["profile"]] = {
+        "wall_seconds": info["wall_seconds"], "device": info["device"], "executed_at": info["executed_at"],
+        "models_trained": info.get("models_trained")}
+    with atomic_write(layout.run_times, "w") as file:
+        json.dump({name: dict(sorted(runs.items())) for name, runs in sorted(times.items())}, file, indent=1)
+        file.write("\n")
+
+
+def time_chapters(layout: BookLayout, sources: list[Path], profile: str, scratch: Path) -> dict[str, float]:
+    """Execute ``sources`` in order from an empty checkpoint store in ``scratch`` (each chapter trains what
+    the chapters before it did not, as in a first run of the book) without touching the published copies,
+    and record their wall times for ``profile``. Returns chapter → seconds."""
+    scratch = scratch.resolve()                   # the kernels run in notebooks/: no relative paths
+    store = scratch / "checkpoints"
+    if store.exists():
+        shutil.rmtree(store)                      # cold: the run trains every model it needs
+    store.mkdir(parents=True)
+    seconds = {}
+    for source in sources:
+        stored_before = len(list(store.glob("*.pt")))
+        print(f"timing {source.stem} (profile {profile}, empty checkpoint store) ...", flush=True)
+        started = time.perf_counter()
+        _run_papermill(source, scratch / source.name, {"profile": profile}, "python3",
+                       {"GANCOURSE_CHECKPOINT_DIR": str(store)})
+        seconds[source.stem] = time.perf_counter() - started
+        recorded = read_recorded(nbformat.read(scratch / source.name, as_version=4))
+        record_run_time(layout, source.stem, {
+            "profile": recorded["run_profile"], "device": recorded["run_device"],
+            "wall_seconds": round(seconds[source.stem], 1), "models_trained": len(list(store.glob("*.pt"))) - stored_before,
+            "executed_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")})
+    return seconds
 
 
 def _with_run_info(notebook: Any, source: Path, parameters: dict[str, Any], wall_seconds: float) -> Any:
@@ -187,8 +255,23 @@ def format_duration(seconds: float) -> str:
     return f"{minutes} min {rest} s"
 
 
-def run_info_markdown(info: dict[str, Any]) -> str:
-    """The cell that tells the reader how this page was executed."""
+def run_time_summary(times: dict[str, dict[str, Any]]) -> str:
+    """``"smoke 41.0 s (cpu (2 threads), 3 models trained) · cpu 6 min 24 s (...) · gpu not measured yet"``."""
+    parts = []
+    for profile in PROFILES:
+        run = times.get(profile)
+        if run is None:
+            parts.append(f"{profile} not measured yet")
+            continue
+        trained = run.get("models_trained")
+        models = ("models trained: not recorded" if trained is None else
+                  "every model loaded from the store" if trained == 0 else f"{trained} models trained")
+        parts.append(f"{profile} {format_duration(run['wall_seconds'])} ({run['device']}, {models})")
+    return " · ".join(parts)
+
+
+def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]] | None = None) -> str:
+    """The cell that tells the reader how this page was executed, and how long each profile takes."""
     versions = ", ".join(f"{name} {version}" for name, version in info["versions"].items())
     number = Path(info["source"]).name[:2]
     return (
@@ -196,12 +279,32 @@ def run_info_markdown(info: dict[str, Any]) -> str:
         f"Profile **{info['profile']}** · device **{info['device']}** · dataset **{info['dataset']}** · "
         f"seed **{info['seed']}** · wall time **{format_duration(info['wall_seconds'])}** · "
         f"executed {info['executed_at']}.\n\n"
+        f"Measured run times of this chapter: {run_time_summary(times or {})}.\n\n"
         f"Versions: {versions}.\n\n"
         f"Every number and figure below comes from this run. Re-execute it with "
         f"`make execute CHAPTER={number} PROFILE=gpu` (see the README), or open `{info['source']}` in Colab "
         "with the rocket button above; there the `parameters` cell's `profile=\"auto\"` picks the GPU budget.\n"
         "```"
     )
+
+
+def refresh_run_info(layout: BookLayout) -> int:
+    """Rewrite each executed copy's run-info cell from its metadata and ``book/run_times.json`` (so a later
+    timing of another profile shows on every page); returns how many copies changed."""
+    times = read_run_times(layout)
+    changed = 0
+    for source in layout.chapter_sources():
+        path = layout.executed_copy(source)
+        if not path.exists():
+            continue
+        notebook = nbformat.read(path, as_version=4)
+        cell = next(cell for cell in notebook.cells if RUN_INFO_TAG in cell.metadata.get("tags", []))
+        text = run_info_markdown(notebook.metadata["gancourse"], times.get(source.stem, {}))
+        if cell.source != text:
+            cell.source = text
+            _write_notebook_atomically(notebook, path)
+            changed += 1
+    return changed
 
 
 def _write_notebook_atomically(notebook: Any, target: Path) -> None:
@@ -258,8 +361,12 @@ def execute_chapters(layout: BookLayout, sources: list[Path], profile: str,
     return done
 
 
+CPU_TARGETS = {"smoke": (10 * 60, None), "cpu": (2 * 3600, 12 * 60)}   # whole book, any one chapter (2 cores)
+
+
 def write_execution_report(layout: BookLayout) -> Path:
-    """Write ``book/execution_report.md``: one row per executed chapter, from the copies' metadata."""
+    """Write ``book/execution_report.md``: how each published chapter ran (from the executed copies'
+    metadata) and every measured run time per profile (from ``book/run_times.json``) against the targets."""
     rows = []
     for source in layout.chapter_sources():
         executed = layout.executed_copy(source)
@@ -270,12 +377,46 @@ def write_execution_report(layout: BookLayout) -> Path:
         rows.append(f"| [{source.stem}](chapters/{source.stem}) | {info['profile']} | {info['device']} | "
                     f"{info['dataset']} | {info['seed']} | {format_duration(info['wall_seconds'])} | "
                     f"{info['executed_at']} |")
+    times = read_run_times(layout)
+    chapters = [source.stem for source in layout.chapter_sources()]
+    time_rows = []
+    for chapter in chapters:
+        cells = []
+        for profile in PROFILES:
+            run = times.get(chapter, {}).get(profile)
+            cells.append("not measured" if run is None else
+                         f"{format_duration(run['wall_seconds'])} ({run['device']}"
+                         f"{'' if run.get('models_trained') is None else ', ' + str(run['models_trained']) + ' trained'})")
+        time_rows.append(f"| {chapter} | " + " | ".join(cells) + " |")
+    totals, verdicts = [], []
+    for profile in PROFILES:
+        runs = [times.get(chapter, {}).get(profile) for chapter in chapters]
+        if any(run is None for run in runs):
+            totals.append(f"{sum(run is not None for run in runs)} of {len(chapters)} measured")
+            continue
+        total, longest = sum(run["wall_seconds"] for run in runs), max(run["wall_seconds"] for run in runs)
+        totals.append(f"**{format_duration(total)}**")
+        if profile in CPU_TARGETS:
+            book_limit, chapter_limit = CPU_TARGETS[profile]
+            met = total <= book_limit and (chapter_limit is None or longest <= chapter_limit)
+            verdicts.append(f"- {profile}: whole book {format_duration(total)} (target {format_duration(book_limit)})"
+                            + ("" if chapter_limit is None else f", longest chapter {format_duration(longest)} "
+                               f"(target {format_duration(chapter_limit)})") + f" — {'met' if met else 'NOT met'}.")
     text = (
         "# Execution report\n\n"
         "How each chapter of this edition was executed (read from the executed notebooks' metadata by "
         "`gancourse build`). Re-execute any of them as the README says.\n\n"
         "| chapter | profile | device | dataset | seed | wall time | executed |\n"
-        "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+        "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        "## Run time per profile\n\n"
+        "The last measured run of each chapter in each profile (`book/run_times.json`; every `gancourse execute` "
+        "updates it, and `gancourse time-chapters --profile smoke` times every chapter from an empty checkpoint "
+        "store). *Trained* counts the models the run had to train; a run that found its models in the store is "
+        "much faster than a cold one.\n\n"
+        "| chapter | " + " | ".join(PROFILES) + " |\n|---|" + "---|" * len(PROFILES) + "\n"
+        + "\n".join(time_rows) + "\n| **whole book** | " + " | ".join(totals) + " |\n\n"
+        "Targets on 2 CPU cores: the smoke profile runs every chapter in under 10 minutes; the cpu profile runs "
+        "the whole book in under 2 hours with no chapter over 12 minutes.\n\n" + "\n".join(verdicts) + "\n"
     )
     target = layout.root / "book" / "execution_report.md"
     target.write_text(text)
@@ -284,6 +425,10 @@ def write_execution_report(layout: BookLayout) -> Path:
 
 def build_book(layout: BookLayout, strict: bool = True) -> Path:
     """Build the HTML book from the executed copies; ``strict`` turns every Sphinx warning into an error."""
+    from gancourse.offline import ensure_mathjax
+
+    ensure_mathjax(layout.root / "_build" / "assets")
+    refresh_run_info(layout)
     write_execution_report(layout)
     command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(layout.root), "--builder", "html"]
     if strict:

@@ -186,6 +186,7 @@ class CheckpointStore:
             is reported with a :class:`CheckpointWarning` and replaced by a freshly trained model.
         """
         path = self.path(name, config)
+        _remove_leftover_temporaries(path, self.progress(name, config).path)
         model = build()
         started = time.perf_counter()
         if path.exists():
@@ -215,6 +216,14 @@ class CheckpointStore:
         if not self.root.is_dir():
             return []
         return sorted(p for p in self.root.glob("*.pt") if not p.name.endswith(".progress.pt"))
+
+
+def _remove_leftover_temporaries(*targets: Path) -> None:
+    """Delete the hidden ``.<name>.*.tmp`` files a hard kill during an atomic save leaves next to ``targets``
+    (never read by anything: the real files are only ever replaced by a finished temporary)."""
+    for target in targets:
+        for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+            leftover.unlink(missing_ok=True)
 
 
 class ProgressFile:

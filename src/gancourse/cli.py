@@ -7,6 +7,8 @@ Commands:
     prepare           write parametrised, unexecuted copies of the sources (for nbval's smoke run)
     set-repository    change the repository URL in _config.yml and in every notebook's Colab install cell
     matrix            every attack of the book against every defense: matrix.csv, matrix.json, matrix.png
+    time-chapters     execute chapters cold in a scratch folder and record their run times (book/run_times.json)
+    edition           write the student edition (solutions removed, self-checks kept) or the instructor edition
 """
 
 from __future__ import annotations
@@ -122,6 +124,27 @@ def _matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _time_chapters(args: argparse.Namespace) -> int:
+    from gancourse.book import BookLayout, format_duration, time_chapters
+
+    layout = BookLayout.of_repository()
+    sources = [layout.find_chapter(selector) for selector in args.chapters] or layout.chapter_sources()
+    seconds = time_chapters(layout, sources, args.profile, Path(args.scratch))
+    for chapter, value in seconds.items():
+        print(f"{chapter:32s} {format_duration(value)}")
+    print(f"{'all':32s} {format_duration(sum(seconds.values()))} (recorded in {layout.run_times})")
+    return 0
+
+
+def _edition(args: argparse.Namespace) -> int:
+    from gancourse.book import BookLayout
+    from gancourse.editions import write_edition
+
+    written = write_edition(BookLayout.of_repository().chapter_sources(), args.edition, Path(args.output))
+    print(f"{args.edition} edition: {len(written)} notebooks in {args.output}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gancourse", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -159,6 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     matrix.add_argument("--seed", type=int, default=0)
     matrix.add_argument("--output", default="matrix", help="folder for matrix.csv, matrix.json, matrix.png")
     matrix.set_defaults(run=_matrix)
+
+    timing = commands.add_parser("time-chapters", help="time chapters cold without publishing them")
+    timing.add_argument("chapters", nargs="*", help="chapter numbers or names (default: all)")
+    timing.add_argument("--profile", default="smoke", choices=PROFILE_NAMES)
+    timing.add_argument("--scratch", default="_build/timing", help="folder for the runs and their models")
+    timing.set_defaults(run=_time_chapters)
+
+    edition = commands.add_parser("edition", help="the student or instructor edition of the notebooks")
+    edition.add_argument("edition", choices=("student", "instructor"),
+                         help="student: solutions removed, self-checks kept; instructor: with solutions")
+    edition.add_argument("output", help="folder for the notebooks")
+    edition.set_defaults(run=_edition)
 
     args = parser.parse_args(argv)
     try:

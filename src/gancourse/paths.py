@@ -38,6 +38,23 @@ def configure(data_dir: str | Path | None = None, checkpoint_dir: str | Path | N
         _configured["checkpoints"] = Path(checkpoint_dir).expanduser()
 
 
+def use_google_drive(folder: str = "gancourse", mount_point: str = "/content/drive") -> Path:
+    """On Colab: mount Google Drive and keep the checkpoint store in ``MyDrive/<folder>/checkpoints``, so
+    that trained models survive the end of a Colab session. Returns the checkpoint folder."""
+    try:
+        from google.colab import drive  # type: ignore[import-not-found]
+    except ImportError as error:
+        raise RuntimeError("use_google_drive() works on Google Colab only; elsewhere point the store at any "
+                           "folder with gancourse.paths.configure(checkpoint_dir=...) or the environment "
+                           f"variable {CHECKPOINT_DIR_ENV}") from error
+    drive.mount(mount_point)
+    target = Path(mount_point) / "MyDrive" / folder / "checkpoints"
+    target.mkdir(parents=True, exist_ok=True)
+    configure(checkpoint_dir=target)
+    print(f"checkpoints are stored on Google Drive: {target}")
+    return target
+
+
 def data_dir() -> Path:
     """The folder that caches datasets (torchvision's layout: ``<data_dir>/FashionMNIST/raw/...``)."""
     if "data" in _configured:

@@ -173,3 +173,57 @@ def plot_epsilon_panel(model: torch.nn.Module, image: torch.Tensor, label: int, 
     axes[-1][2].set_xlabel("probability")
     figure.tight_layout()
     return figure
+
+
+def plot_interpolations(generator: torch.nn.Module, starts: torch.Tensor, ends: torch.Tensor,
+                        ts: Sequence[float]) -> Figure:
+    """For each pair (z₀, z₁) two rows: G(slerp(z₀, z₁; t)) and G(lerp(z₀, z₁; t)) = G((1 − t)z₀ + t z₁)
+    for every t in ``ts``. The static twin of :func:`gancourse.widgets.latent_interpolation`."""
+    from gancourse.evaluate import slerp
+
+    if starts.shape != ends.shape or starts.dim() != 2:
+        raise ValueError(f"starts and ends must be N×latent of one shape, got {tuple(starts.shape)}, {tuple(ends.shape)}")
+    if not ts or min(ts) < 0 or max(ts) > 1:
+        raise ValueError(f"ts must be a non-empty list of numbers in [0, 1], got {list(ts)}")
+    t = torch.tensor(list(ts), dtype=starts.dtype, device=starts.device)[:, None]
+    rows, labels = [], []
+    with torch.no_grad():
+        for a, b in zip(starts, ends, strict=True):
+            a_rep, b_rep = a.expand(len(t), -1), b.expand(len(t), -1)
+            rows += [generator(slerp(a_rep, b_rep, t)), generator((1 - t) * a_rep + t * b_rep)]
+            labels += ["slerp", "lerp"]
+    figure = show_images(torch.cat(rows).cpu(), nrow=len(t), row_labels=labels, scale=0.7,
+                         title="t = " + ", ".join(f"{value:.2g}" for value in ts))
+    return figure
+
+
+def plot_projection_explorer(generator: torch.nn.Module, latent_dim: int, classifier: torch.nn.Module,
+                             clean: torch.Tensor, adversarial: torch.Tensor, class_names: Sequence[str],
+                             settings: Sequence[tuple[int, int]], seed: int = 0) -> Figure:
+    """One row per image pair, one column pair per (L, R) in ``settings``: the clean and the adversarial
+    input, then their Defense-GAN projections G(z*) titled with the reconstruction error and the class the
+    classifier sees. The static twin of :func:`gancourse.widgets.defense_gan_explorer`."""
+    from gancourse.defenses.defense_gan import initial_latents, project
+    from gancourse.evaluate import predict
+
+    if clean.shape != adversarial.shape:
+        raise ValueError(f"clean and adversarial batches differ in shape: {tuple(clean.shape)} vs "
+                         f"{tuple(adversarial.shape)}")
+    columns = 2 + 2 * len(settings)
+    figure, axes = plt.subplots(len(clean), columns, figsize=(1.45 * columns, 1.7 * len(clean)), squeeze=False)
+    panels = [("clean", clean, None), ("adversarial", adversarial, None)]
+    for steps, restarts in settings:
+        starts = initial_latents(len(clean), restarts, latent_dim, generator=torch.Generator().manual_seed(seed))
+        for name, images in (("clean", clean), ("adv.", adversarial)):
+            projection = project(generator, images, starts.to(images.device), steps=steps)
+            panels.append((f"{name} L={steps} R={restarts}", projection.reconstructions, projection.errors))
+    for column, (title, images, errors) in enumerate(panels):
+        predicted = predict(classifier, images)
+        for row in range(len(clean)):
+            axis = axes[row, column]
+            axis.imshow(images[row, 0].detach().cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+            error = f"\ne = {errors[row]:.4f}" if errors is not None else ""
+            axis.set_title(f"{title}\n→ {class_names[int(predicted[row])]}{error}", fontsize=7)
+            axis.axis("off")
+    figure.tight_layout()
+    return figure

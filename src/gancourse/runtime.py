@@ -51,6 +51,17 @@ def describe_device(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+def hardware_note(asked: str, device: torch.device, in_colab: bool) -> str | None:
+    """What a reader should know when the hardware decided the profile: ``auto`` without a GPU runs the
+    ``cpu`` budget (smaller models, shorter training; every effect still shows, the numbers differ)."""
+    if asked != "auto" or device.type == "cuda":
+        return None
+    where = ("Runtime → Change runtime type → GPU, then run all cells again" if in_colab
+             else "run on a machine with a CUDA GPU")
+    return (f"note: no GPU found, so profile 'auto' runs the cpu budget. For the paper-scale gpu profile, {where}. "
+            "Each chapter's page gives its measured run time per profile.")
+
+
 @dataclass(frozen=True)
 class ChapterRun:
     """The settings a chapter runs with, as :func:`start_chapter` resolved them."""
@@ -80,4 +91,7 @@ def start_chapter(profile: str = "auto", dataset: str = "fashion-mnist", seed: i
     in_colab = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
     print(f"profile {resolved.name} (asked for {profile!r}) | device {describe_device(device)} | "
           f"dataset {dataset} | seed {seed}{' | on Colab' if in_colab else ''}")
+    note = hardware_note(profile, device, in_colab)
+    if note:
+        print(note)
     return run

@@ -1,27 +1,94 @@
-"""Interactive widgets (ipywidgets) for Jupyter and Colab; each has a static twin in :mod:`gancourse.plots`."""
+"""Interactive widgets (ipywidgets) for Jupyter and Colab. Each has a static twin that the executed book
+shows instead (the widget cells carry the ``remove-output`` tag, since a static page cannot run Python):
+
+* :func:`epsilon_slider`           — FGSM's ε and the image       (twin :func:`gancourse.plots.plot_epsilon_panel`)
+* :func:`latent_interpolation`     — walk between two latents      (twin :func:`gancourse.plots.plot_interpolations`)
+* :func:`conditional_generation`   — a cGAN's class and noise      (twin: the chapter's class-by-class grid)
+* :func:`defense_gan_explorer`     — Defense-GAN's L and R         (twin :func:`gancourse.plots.plot_projection_explorer`)
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import torch
+from torch import nn
 
 
-def epsilon_slider(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
+def _interactive(draw: Callable[..., object], **controls: object):
+    """``ipywidgets.interactive`` that shows the figure ``draw`` makes (imported late: ipywidgets is only
+    needed by readers who run the notebooks)."""
+    import ipywidgets
+
+    def show(**values: object) -> None:
+        draw(**values)
+        plt.show()
+
+    return ipywidgets.interactive(show, **controls)
+
+
+def epsilon_slider(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                    class_names: Sequence[str], max_eps: float = 0.3):
     """A slider for ε and one for the image: FGSM's perturbation, the adversarial image and the model's
-    probabilities (static twin: :func:`gancourse.plots.plot_epsilon_panel`). Returns the widget."""
+    probabilities. Returns the widget."""
     import ipywidgets
 
     from gancourse.plots import plot_epsilon_panel
 
-    def show(eps: float, index: int) -> None:
-        plot_epsilon_panel(model, images[index], int(labels[index]), class_names, [eps])
-        plt.show()
-
-    return ipywidgets.interactive(
-        show,
+    return _interactive(
+        lambda eps, index: plot_epsilon_panel(model, images[index], int(labels[index]), class_names, [eps]),
         eps=ipywidgets.FloatSlider(value=0.05, min=0.0, max=max_eps, step=0.01, description="ε"),
-        index=ipywidgets.IntSlider(value=0, min=0, max=len(images) - 1, description="image"),
-    )
+        index=ipywidgets.IntSlider(value=0, min=0, max=len(images) - 1, description="image"))
+
+
+def latent_interpolation(generator: nn.Module, starts: torch.Tensor, ends: torch.Tensor):
+    """Sliders for the pair of latents and for t: G(slerp(z₀, z₁; t)) next to G(lerp(z₀, z₁; t)), with the
+    two endpoints. ``starts`` and ``ends`` are N×latent."""
+    import ipywidgets
+
+    from gancourse.plots import plot_interpolations
+
+    def draw(pair: int, t: float) -> None:
+        plot_interpolations(generator, starts[pair:pair + 1], ends[pair:pair + 1], [0.0, t, 1.0])
+
+    return _interactive(draw, pair=ipywidgets.IntSlider(value=0, min=0, max=len(starts) - 1, description="pair"),
+                        t=ipywidgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="t"))
+
+
+def conditional_generation(generator: nn.Module, class_names: Sequence[str], latent_dim: int, samples: int = 16):
+    """A class menu and a noise seed: ``samples`` images G(z, y) of the chosen class."""
+    import ipywidgets
+
+    from gancourse.plots import show_images
+
+    device = next(generator.parameters()).device
+
+    def draw(label: int, noise_seed: int) -> None:
+        z = torch.randn(samples, latent_dim, generator=torch.Generator().manual_seed(noise_seed)).to(device)
+        with torch.no_grad():
+            images = generator(z, torch.full((samples,), label, device=device))
+        show_images(images.cpu(), nrow=samples, title=f"G(z, y = {class_names[label]})")
+
+    return _interactive(
+        draw, label=ipywidgets.Dropdown(options=[(name, k) for k, name in enumerate(class_names)], description="class"),
+        noise_seed=ipywidgets.IntSlider(value=0, min=0, max=99, description="noise seed"))
+
+
+def defense_gan_explorer(generator: nn.Module, latent_dim: int, classifier: nn.Module, clean: torch.Tensor,
+                         adversarial: torch.Tensor, class_names: Sequence[str], max_steps: int = 400,
+                         max_restarts: int = 10):
+    """Sliders for L, R and the image: the clean and adversarial inputs, their projections G(z*) with the
+    reconstruction error and the classifier's answer."""
+    import ipywidgets
+
+    from gancourse.plots import plot_projection_explorer
+
+    def draw(steps: int, restarts: int, index: int) -> None:
+        plot_projection_explorer(generator, latent_dim, classifier, clean[index:index + 1],
+                                 adversarial[index:index + 1], class_names, [(steps, restarts)])
+
+    return _interactive(
+        draw, steps=ipywidgets.IntSlider(value=50, min=5, max=max_steps, step=5, description="L (steps)"),
+        restarts=ipywidgets.IntSlider(value=4, min=1, max=max_restarts, description="R (restarts)"),
+        index=ipywidgets.IntSlider(value=0, min=0, max=len(clean) - 1, description="image"))

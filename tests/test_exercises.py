@@ -1,0 +1,152 @@
+"""The exercise self-checks pass correct solutions and name each classic mistake."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gancourse.exercises import check_fgsm, check_gradient_penalty, check_projection
+
+
+def fgsm(model, x, labels, eps, targeted=False, *, sign=True, clip=True, direction=1.0, use_predictions=False,
+         in_place=False):
+    """A student's FGSM with switches for the mistakes the check must catch."""
+    inputs = x.clone().requires_grad_(True)
+    logits = model(inputs)
+    target = logits.argmax(1).detach() if use_predictions else labels
+    gradient, = torch.autograd.grad(F.cross_entropy(logits, target), inputs)
+    step = (gradient.sign() if sign else gradient) * eps * (-1.0 if targeted else 1.0) * direction
+    if in_place:
+        x += step
+        return x.clamp_(0, 1)
+    result = x + step
+    return result.clamp(0, 1) if clip else result
+
+
+def assert_caught(result, *words):
+    assert not result.passed, str(result)
+    text = str(result).lower()
+    assert all(word in text for word in words), str(result)
+
+
+def test_check_fgsm_passes_a_correct_solution():
+    result = check_fgsm(fgsm)
+    assert result.passed, str(result)
+    assert "✓" in str(result)
+
+
+@pytest.mark.parametrize(("mistake", "words"), [
+    ({"direction": -1.0}, ("wrong direction",)),
+    ({"sign": False}, ("raw gradient",)),
+    ({"clip": False}, ("outside [0, 1]",)),
+    ({"use_predictions": True}, ("predictions",)),
+    ({"in_place": True}, ("in place",)),
+])
+def test_check_fgsm_names_each_mistake(mistake, words):
+    assert_caught(check_fgsm(lambda m, x, y, eps, targeted=False: fgsm(m, x, y, eps, targeted, **mistake)), *words)
+
+
+def test_check_fgsm_reports_stubs_crashes_and_budget_violations():
+    def stub(model, x, labels, eps, targeted=False):
+        raise NotImplementedError
+
+    assert_caught(check_fgsm(stub), "not written yet")
+    assert_caught(check_fgsm(lambda m, x, y, eps, targeted=False: x[:, :, :3]), "shape")
+    assert_caught(check_fgsm(lambda m, x, y, eps, targeted=False: (x + 2 * eps).clamp(0, 1)), "> ε")
+    assert_caught(check_fgsm(lambda m, x, y, eps, targeted=False: 1 / 0), "zerodivisionerror")
+    with pytest.raises(TypeError, match="your function itself"):
+        check_fgsm("my_fgsm")
+
+
+def penalty(critic, real, fake, weight=10.0, *, per_example=True, squared=False, batch_norm=False, total=False,
+            graph=True, per_pixel=False):
+    """A student's gradient penalty with switches for the classic mistakes."""
+    n = real.shape[0]
+    shape = real.shape if per_pixel else (n, 1, 1, 1) if per_example else (1, 1, 1, 1)
+    epsilon = torch.rand(shape)
+    mixed = (epsilon * real + (1 - epsilon) * fake).requires_grad_(True)
+    gradient, = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=graph)
+    norms = gradient.norm() if batch_norm else gradient.flatten(1).norm(dim=1)
+    terms = (norms.pow(2) - 1).pow(2) if squared else (norms - 1).pow(2)
+    return weight * (terms.sum() if total else terms.mean())
+
+
+def test_check_gradient_penalty_passes_correct_solutions_including_the_package():
+    from gancourse.losses import gradient_penalty
+
+    assert check_gradient_penalty(penalty).passed
+    assert check_gradient_penalty(gradient_penalty).passed
+
+
+@pytest.mark.parametrize(("mistake", "words"), [
+    ({"per_example": False}, ("same ε", "per example")),
+    ({"per_pixel": True}, ("not one per pixel",)),
+    ({"squared": True}, ("squared norm",)),
+    ({"batch_norm": True}, ("whole batch",)),
+    ({"total": True}, ("summed",)),
+    ({"graph": False}, ("create_graph",)),
+])
+def test_check_gradient_penalty_names_each_mistake(mistake, words):
+    student = lambda critic, real, fake, weight=10.0: penalty(critic, real, fake, weight, **mistake)  # noqa: E731
+    assert_caught(check_gradient_penalty(student), *words)
+
+
+def test_check_gradient_penalty_catches_a_missing_weight_and_a_vector_result():
+    assert_caught(check_gradient_penalty(lambda c, r, f, weight=10.0: penalty(c, r, f, 1.0)), "λ")
+    student = lambda c, r, f, weight=10.0: penalty(c, r, f, weight) * torch.ones(3)  # noqa: E731
+    assert_caught(check_gradient_penalty(student), "single number")
+
+
+def projection(generator, images, starts, steps, lr=10.0, momentum=0.7, *, per_image=True, decay=True,
+               in_place=False, return_latents=False):
+    """A student's Defense-GAN projection with switches for the mistakes the check must catch."""
+    n, restarts, k = starts.shape
+    targets = images.repeat_interleave(restarts, 0)
+    z = starts.view(n * restarts, k) if in_place else starts.reshape(n * restarts, k).clone()
+    velocity = torch.zeros_like(z)
+    for step in range(steps):
+        latent = z.detach().requires_grad_(True)
+        error = (generator(latent) - targets).flatten(1).pow(2).mean(1)
+        gradient, = torch.autograd.grad(error.sum(), latent)
+        velocity = momentum * velocity + gradient
+        rate = lr if (step < int(0.8 * steps) or not decay) else lr / 10
+        if in_place:
+            z.sub_(rate * velocity)
+        else:
+            z = z - rate * velocity
+    with torch.no_grad():
+        errors = (generator(z) - targets).flatten(1).pow(2).mean(1).view(n, restarts)
+        best = errors.argmin(1) if per_image else errors.sum(0).argmin().repeat(n)
+        latents = z.view(n, restarts, k)[torch.arange(n), best]
+        return latents if return_latents else generator(latents)
+
+
+def test_check_projection_passes_a_correct_solution():
+    result = check_projection(projection)
+    assert result.passed, str(result)
+
+
+@pytest.mark.parametrize(("mistake", "words"), [
+    ({"per_image": False}, ("one restart for the whole batch",)),
+    ({"decay": False}, ("never drops",)),
+    ({"momentum": 0.0}, ("no momentum",)),
+    ({"in_place": True}, ("in place",)),
+    ({"return_latents": True}, ("latents",)),
+])
+def test_check_projection_names_each_mistake(mistake, words):
+    def student(generator, images, starts, steps, lr=10.0, momentum=0.7):
+        options = dict(mistake)
+        return projection(generator, images, starts, steps, lr, options.pop("momentum", momentum), **options)
+
+    assert_caught(check_projection(student), *words)
+
+
+def test_check_projection_catches_a_wrong_error_and_the_first_restart():
+    def sum_not_mean(generator, images, starts, steps, lr=10.0, momentum=0.7):
+        return projection(generator, images, starts, steps, lr * images[0].numel(), momentum)
+
+    assert_caught(check_projection(sum_not_mean), "differ")
+
+    def first_restart(generator, images, starts, steps, lr=10.0, momentum=0.7):
+        return projection(generator, images, starts[:, :1], steps, lr, momentum)
+
+    assert_caught(check_projection(first_restart), "first restart")
