@@ -14,9 +14,13 @@ from gancourse.book import (
     code_digest,
     execute_chapter,
     format_duration,
+    read_run_times,
+    record_run_time,
     refresh_prose,
+    refresh_run_info,
     set_repository,
     stale_chapters,
+    time_chapters,
     write_execution_report,
 )
 from gancourse.cli import main
@@ -239,6 +243,34 @@ def test_executing_a_chapter_writes_a_stamped_copy(tiny_layout):
     notebook_source.cells[3].source += "\nprint('changed code')"
     nbformat.write(notebook_source, source)
     assert stale_chapters(tiny_layout) == [source]
+
+
+def test_run_times_per_profile_reach_the_page_header_and_the_report(tiny_layout, tmp_path):
+    source = tiny_layout.find_chapter("01")
+    executed = execute_chapter(tiny_layout, source, profile="smoke")
+    smoke = read_run_times(tiny_layout)["01_tiny"]["smoke"]
+    info = nbformat.read(executed, as_version=4).metadata.gancourse
+    assert smoke["wall_seconds"] == info.wall_seconds and smoke["models_trained"] == info.models_trained == 0
+    header = nbformat.read(executed, as_version=4).cells[1].source
+    assert f"smoke {format_duration(smoke['wall_seconds'])}" in header and "cpu not measured yet" in header
+
+    scratch = tmp_path / "timing"
+    (scratch / "checkpoints").mkdir(parents=True)
+    (scratch / "checkpoints" / "left-over.pt").write_bytes(b"old")
+    published = executed.read_text()
+    seconds = time_chapters(tiny_layout, [source], "smoke", scratch)
+    assert executed.read_text() == published                     # the published copy is not touched
+    assert not (scratch / "checkpoints" / "left-over.pt").exists()  # cold: the store starts empty
+    assert read_run_times(tiny_layout)["01_tiny"]["smoke"]["wall_seconds"] == round(seconds["01_tiny"], 1)
+
+    record_run_time(tiny_layout, "01_tiny", {**info, "profile": "cpu", "wall_seconds": 800.0, "models_trained": 2})
+    assert refresh_run_info(tiny_layout) == 1 and refresh_run_info(tiny_layout) == 0
+    header = nbformat.read(executed, as_version=4).cells[1].source
+    assert "cpu 13 min 20 s (" in header and "2 models trained" in header
+    report = write_execution_report(tiny_layout).read_text()
+    assert "| 01_tiny | " in report and "| **whole book** |" in report
+    assert "- cpu: whole book 13 min 20 s (target 120 min 0 s), longest chapter 13 min 20 s (target 12 min 0 s) — NOT met." in report
+    assert "- smoke: whole book" in report and "— met." in report
 
 
 def test_a_failing_chapter_is_named_and_the_good_copy_kept(tiny_layout):

@@ -133,10 +133,8 @@ def execute_chapter(
     _run_papermill(source, scratch, parameters, kernel_name, {})
     wall_seconds = time.perf_counter() - started
     notebook = nbformat.read(scratch, as_version=4)
-    finished = _with_run_info(notebook, source, parameters, wall_seconds)
-    finished.metadata["gancourse"]["models_trained"] = len(_stored_checkpoints() - stored_before)
-    record_run_time(layout, source.stem, finished.metadata["gancourse"])
-    finished.cells[1].source = run_info_markdown(finished.metadata["gancourse"], read_run_times(layout).get(source.stem, {}))
+    finished = _with_run_info(layout, notebook, source, parameters, wall_seconds,
+                              models_trained=len(_stored_checkpoints() - stored_before))
     target = layout.executed_copy(source)
     _write_notebook_atomically(finished, target)
     scratch.unlink()
@@ -217,8 +215,10 @@ def time_chapters(layout: BookLayout, sources: list[Path], profile: str, scratch
     return seconds
 
 
-def _with_run_info(notebook: Any, source: Path, parameters: dict[str, Any], wall_seconds: float) -> Any:
-    """Drop papermill's injected-parameters cell, add the run-info cell under the title, fill metadata."""
+def _with_run_info(layout: BookLayout, notebook: Any, source: Path, parameters: dict[str, Any], wall_seconds: float,
+                   models_trained: int) -> Any:
+    """Drop papermill's injected-parameters cell, fill metadata, record the run in ``book/run_times.json``
+    and add the run-info cell (with every profile's measured time) under the title."""
     recorded = read_recorded(notebook)
     missing = [key for key in ("run_profile", "run_device", "run_dataset", "run_seed", "run_versions") if key not in recorded]
     if missing:
@@ -235,10 +235,13 @@ def _with_run_info(notebook: Any, source: Path, parameters: dict[str, Any], wall
         "versions": recorded["run_versions"],
         "wall_seconds": round(wall_seconds, 1),
         "executed_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "models_trained": models_trained,
     }
+    record_run_time(layout, source.stem, info)
+    header = run_info_markdown(info, read_run_times(layout)[source.stem])
     notebook = copy.deepcopy(notebook)
     notebook.cells = _source_cells(notebook)
-    notebook.cells.insert(1, nbformat.v4.new_markdown_cell(run_info_markdown(info), metadata={"tags": [RUN_INFO_TAG]}))
+    notebook.cells.insert(1, nbformat.v4.new_markdown_cell(header, metadata={"tags": [RUN_INFO_TAG]}))
     notebook.metadata["gancourse"] = info
     notebook.metadata.pop("papermill", None)
     for cell in notebook.cells:
@@ -270,7 +273,7 @@ def run_time_summary(times: dict[str, dict[str, Any]]) -> str:
     return " · ".join(parts)
 
 
-def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]] | None = None) -> str:
+def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]]) -> str:
     """The cell that tells the reader how this page was executed, and how long each profile takes."""
     versions = ", ".join(f"{name} {version}" for name, version in info["versions"].items())
     number = Path(info["source"]).name[:2]
@@ -279,7 +282,7 @@ def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]] | N
         f"Profile **{info['profile']}** · device **{info['device']}** · dataset **{info['dataset']}** · "
         f"seed **{info['seed']}** · wall time **{format_duration(info['wall_seconds'])}** · "
         f"executed {info['executed_at']}.\n\n"
-        f"Measured run times of this chapter: {run_time_summary(times or {})}.\n\n"
+        f"Measured run times of this chapter: {run_time_summary(times)}.\n\n"
         f"Versions: {versions}.\n\n"
         f"Every number and figure below comes from this run. Re-execute it with "
         f"`make execute CHAPTER={number} PROFILE=gpu` (see the README), or open `{info['source']}` in Colab "
@@ -361,7 +364,8 @@ def execute_chapters(layout: BookLayout, sources: list[Path], profile: str,
     return done
 
 
-CPU_TARGETS = {"smoke": (10 * 60, None), "cpu": (2 * 3600, 12 * 60)}   # whole book, any one chapter (2 cores)
+# On 2 CPU cores: (whole book, any one chapter) in seconds; None = no limit for one chapter.
+RUN_TIME_TARGETS = {"smoke": (10 * 60, None), "cpu": (2 * 3600, 12 * 60)}
 
 
 def write_execution_report(layout: BookLayout) -> Path:
@@ -396,8 +400,8 @@ def write_execution_report(layout: BookLayout) -> Path:
             continue
         total, longest = sum(run["wall_seconds"] for run in runs), max(run["wall_seconds"] for run in runs)
         totals.append(f"**{format_duration(total)}**")
-        if profile in CPU_TARGETS:
-            book_limit, chapter_limit = CPU_TARGETS[profile]
+        if profile in RUN_TIME_TARGETS:
+            book_limit, chapter_limit = RUN_TIME_TARGETS[profile]
             met = total <= book_limit and (chapter_limit is None or longest <= chapter_limit)
             verdicts.append(f"- {profile}: whole book {format_duration(total)} (target {format_duration(book_limit)})"
                             + ("" if chapter_limit is None else f", longest chapter {format_duration(longest)} "
