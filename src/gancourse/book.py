@@ -236,6 +236,7 @@ def _with_run_info(layout: BookLayout, notebook: Any, source: Path, parameters: 
         "wall_seconds": round(wall_seconds, 1),
         "executed_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "models_trained": models_trained,
+        "slowest_cells": slowest_cells(notebook),
     }
     record_run_time(layout, source.stem, info)
     header = run_info_markdown(info, read_run_times(layout)[source.stem])
@@ -248,6 +249,20 @@ def _with_run_info(layout: BookLayout, notebook: Any, source: Path, parameters: 
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
     return notebook
+
+
+def slowest_cells(notebook: Any, count: int = 3) -> list[dict[str, Any]]:
+    """The ``count`` code cells papermill timed longest, slowest first: their first line of code (not an
+    import or a comment) and seconds
+    (where a chapter's time goes, for readers choosing a profile and for whoever trims a budget)."""
+    timed = []
+    for cell in notebook.cells:
+        duration = cell.metadata.get("papermill", {}).get("duration")
+        if cell.cell_type == "code" and duration is not None and "injected-parameters" not in cell.metadata.get("tags", []):
+            lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
+            telling = [line for line in lines if not line.startswith(("import ", "from ", "#", "%"))] or lines or [""]
+            timed.append({"first_line": telling[0][:80].replace("`", "'"), "seconds": round(float(duration), 1)})
+    return sorted(timed, key=lambda cell: -cell["seconds"])[:count]
 
 
 def format_duration(seconds: float) -> str:
@@ -282,13 +297,21 @@ def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]]) ->
         f"Profile **{info['profile']}** · device **{info['device']}** · dataset **{info['dataset']}** · "
         f"seed **{info['seed']}** · wall time **{format_duration(info['wall_seconds'])}** · "
         f"executed {info['executed_at']}.\n\n"
-        f"Measured run times of this chapter: {run_time_summary(times)}.\n\n"
+        f"Measured run times of this chapter: {run_time_summary(times)}.{_slowest_text(info)}\n\n"
         f"Versions: {versions}.\n\n"
         f"Every number and figure below comes from this run. Re-execute it with "
         f"`make execute CHAPTER={number} PROFILE=gpu` (see the README), or open `{info['source']}` in Colab "
         "with the rocket button above; there the `parameters` cell's `profile=\"auto\"` picks the GPU budget.\n"
         "```"
     )
+
+
+def _slowest_text(info: dict[str, Any]) -> str:
+    cells = info.get("slowest_cells") or []
+    if not cells:
+        return ""
+    listed = "; ".join(f"`{cell['first_line']}` {format_duration(cell['seconds'])}" for cell in cells)
+    return f" Slowest cells in this run: {listed}."
 
 
 def refresh_run_info(layout: BookLayout) -> int:
@@ -356,6 +379,9 @@ def execute_chapters(layout: BookLayout, sources: list[Path], profile: str,
         print(f"executing {source.stem} (profile {profile}) ...", flush=True)
         try:
             done.append(execute_chapter(layout, source, profile, dataset, seed))
+            info = nbformat.read(done[-1], as_version=4).metadata["gancourse"]
+            print(f"  {source.stem}: {format_duration(info['wall_seconds'])}, {info['models_trained']} model(s) "
+                  f"trained{_slowest_text(info)}", flush=True)
         except ChapterExecutionError as error:
             print(f"FAILED: {error}", file=sys.stderr, flush=True)
             failures.append(str(error))

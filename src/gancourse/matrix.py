@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gancourse.attacks.base import check_images, check_labels
+from gancourse.validation import check_images, check_labels
 
 REJECTED = -1  # the label a detecting defense returns for an input it refuses to classify
 Craft = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

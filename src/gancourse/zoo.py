@@ -235,6 +235,20 @@ def wgan_gp(bundle: DataBundle, profile: Profile, seed: int, device: torch.devic
     return pair.to(device), record
 
 
+_RECONSTRUCTIONS: dict[tuple[str, int, int, int, str], torch.Tensor] = {}
+
+
+def _training_reconstructions(generator: nn.Module, generator_file: str, images: torch.Tensor, steps: int, seed: int,
+                              device: torch.device | str) -> torch.Tensor:
+    """G(z*) of ``images`` (L = ``steps``, one restart, seeded): computed once per process and shared by the
+    four Defense-GAN-Rec classifiers, which train on the same reconstructions (projecting is most of their cost)."""
+    key = (generator_file, len(images), steps, seed, str(device))
+    if key not in _RECONSTRUCTIONS:
+        defense = DefenseGAN(generator, 128, steps=steps, restarts=1, seed=seed)
+        _RECONSTRUCTIONS[key] = defense(images.to(device)).cpu()
+    return _RECONSTRUCTIONS[key]
+
+
 def reconstruction_trained(name: str, bundle: DataBundle, profile: Profile, seed: int,
                            device: torch.device | str = "cpu", store: CheckpointStore | None = None,
                            ) -> tuple[nn.Module, CheckpointRecord]:
@@ -255,8 +269,9 @@ def reconstruction_trained(name: str, bundle: DataBundle, profile: Profile, seed
 
     def train(model: nn.Module, progress: ProgressFile) -> dict[str, object]:
         started = time.perf_counter()
-        defense = DefenseGAN(pair["generator"], 128, steps=profile.projection_steps, restarts=1, seed=seed)
-        reconstructions = defense(bundle.train_images[:count].to(device)).cpu()
+        reconstructions = _training_reconstructions(pair["generator"], gan_record.path.name,
+                                                    bundle.train_images[:count], profile.projection_steps, seed,
+                                                    device)
         loader = DataLoader(TensorDataset(reconstructions, bundle.train_labels[:count]),
                             batch_size=profile.batch_size, shuffle=True,
                             generator=torch.Generator().manual_seed(seed))

@@ -23,11 +23,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gancourse.attacks.base import Attack, check_count, check_positive, frozen_eval, model_device
+from gancourse.attacks.base import Attack, frozen_eval, model_device
 from gancourse.attacks.cw import cw_margin
 from gancourse.checkpoints import ProgressFile
 from gancourse.losses import d_loss_least_squares, g_loss_least_squares
 from gancourse.train.gan import endless
+from gancourse.validation import check_count, check_positive
 
 Goal = Callable[[torch.Tensor], torch.Tensor]   # true labels y of a batch → the labels the loss uses
 

@@ -32,11 +32,12 @@ from gancourse.attacks.advgan import (
     restore_training,
     training_parts,
 )
-from gancourse.attacks.base import Attack, check_count, check_positive, frozen_eval
+from gancourse.attacks.base import Attack, frozen_eval
 from gancourse.attacks.pgd import PGD
 from gancourse.checkpoints import ProgressFile
 from gancourse.losses import d_loss_least_squares, g_loss_least_squares
 from gancourse.train.gan import endless
+from gancourse.validation import check_count, check_positive
 
 
 class ClassBranch(nn.Module):

@@ -19,7 +19,6 @@ minimum-perturbation attacks (DeepFool, C&W) that have no budget, only the box [
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -27,52 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gancourse.validation import check_images, check_labels, check_positive
+
 NORMS = ("linf", "l2", "l0", None)
-
-
-def check_images(images: torch.Tensor, name: str = "images") -> None:
-    """Raise a ValueError unless ``images`` is a finite float N×C×H×W tensor with values in [0, 1]."""
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
-    if images.dim() != 4:
-        raise ValueError(f"{name} must be N×C×H×W, got shape {tuple(images.shape)}; "
-                         "add a batch dimension with images.unsqueeze(0) for a single image")
-    if not images.is_floating_point():
-        raise ValueError(f"{name} must be floats in [0, 1], got dtype {images.dtype}; "
-                         "convert uint8 pixels with images.float() / 255")
-    if not torch.isfinite(images).all():
-        raise ValueError(f"{name} contain NaN or Inf")
-    if len(images) and (images.min() < 0 or images.max() > 1):
-        raise ValueError(f"{name} must lie in [0, 1], got values in [{images.min().item():.3g}, "
-                         f"{images.max().item():.3g}]; the book's models take unnormalised pixels")
-
-
-def check_labels(labels: torch.Tensor, count: int, name: str = "labels") -> None:
-    """Raise a ValueError unless ``labels`` is a 1-D integer tensor of ``count`` non-negative class indices."""
-    if not isinstance(labels, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(labels).__name__}")
-    if labels.dim() != 1 or len(labels) != count:
-        raise ValueError(f"{name} must hold one class index per image: expected shape ({count},), "
-                         f"got {tuple(labels.shape)}")
-    if labels.dtype not in (torch.int64, torch.int32):
-        raise ValueError(f"{name} must be integer class indices (int64), got {labels.dtype}; "
-                         "pass class indices, not one-hot vectors or probabilities")
-    if count and labels.min() < 0:
-        raise ValueError(f"{name} must be non-negative class indices, got {labels.min().item()}")
-
-
-def check_positive(name: str, value: float, allow_zero: bool = False) -> None:
-    """Raise a ValueError unless ``value`` is a finite number > 0 (or ≥ 0 with ``allow_zero``)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'}, got {value}")
-
-
-def check_count(name: str, value: int, minimum: int = 1) -> None:
-    """Raise a ValueError unless ``value`` is an integer ≥ ``minimum``."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
 
 
 @contextmanager

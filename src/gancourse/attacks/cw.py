@@ -16,7 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gancourse.attacks.base import Attack, check_count, check_positive
+from gancourse.attacks.base import Attack
+from gancourse.validation import check_count, check_positive
 
 
 def cw_margin(logits: torch.Tensor, labels: torch.Tensor, targeted: bool, kappa: float = 0.0) -> torch.Tensor:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gancourse.attacks.base import Attack, check_count, check_positive
+from gancourse.attacks.base import Attack
+from gancourse.validation import check_count, check_positive
 
 
 class DeepFool(Attack):

@@ -16,7 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gancourse.attacks.base import Attack, check_positive, cross_entropy_gradient
+from gancourse.attacks.base import Attack, cross_entropy_gradient
+from gancourse.validation import check_positive
 
 
 class FGSM(Attack):

@@ -16,7 +16,8 @@ import math
 import torch
 from torch import nn
 
-from gancourse.attacks.base import Attack, check_positive
+from gancourse.attacks.base import Attack
+from gancourse.validation import check_positive
 
 
 class JSMA(Attack):

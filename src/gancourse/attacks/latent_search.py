@@ -18,9 +18,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gancourse.attacks.base import Attack, check_count, check_positive, frozen_eval
+from gancourse.attacks.base import Attack, frozen_eval
 from gancourse.attacks.cw import cw_margin
 from gancourse.defenses.defense_gan import DefenseGAN
+from gancourse.validation import check_count, check_positive
 
 
 class LatentSearch(Attack):

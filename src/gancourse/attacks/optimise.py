@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gancourse.attacks.base import check_count, check_images, check_labels, check_positive, frozen_eval
+from gancourse.attacks.base import frozen_eval
+from gancourse.validation import check_count, check_images, check_labels, check_positive
 
 
 def optimise_input(model: nn.Module, start: torch.Tensor, target: torch.Tensor, *, steps: int = 200,

@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gancourse.attacks.base import Attack, check_count, check_positive, cross_entropy_gradient, project
+from gancourse.attacks.base import Attack, cross_entropy_gradient, project
+from gancourse.validation import check_count, check_positive
 
 
 class PGD(Attack):

@@ -23,8 +23,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from gancourse.attacks.base import check_count, check_images, check_positive, frozen_eval, input_gradient
+from gancourse.attacks.base import frozen_eval, input_gradient
 from gancourse.train.classifier import train_classifier
+from gancourse.validation import check_count, check_images, check_positive
 
 
 @dataclass

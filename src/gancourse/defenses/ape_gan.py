@@ -24,10 +24,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from gancourse.attacks.advgan import finish_training, log_step, restore_training, training_parts
-from gancourse.attacks.base import check_count, check_images, check_positive, frozen_eval, model_device
+from gancourse.attacks.base import frozen_eval, model_device
 from gancourse.checkpoints import ProgressFile
 from gancourse.losses import d_loss_minimax, g_loss_non_saturating
 from gancourse.train.gan import endless
+from gancourse.validation import check_count, check_images, check_positive
 
 
 @dataclass(frozen=True)

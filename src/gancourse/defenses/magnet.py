@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gancourse.attacks.base import check_images, frozen_eval, model_device
+from gancourse.attacks.base import frozen_eval, model_device
 from gancourse.checkpoints import ProgressFile
+from gancourse.validation import check_images
 
 
 def magnet_autoencoder(channels: int = 1) -> nn.Sequential:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gancourse.attacks.base import check_count, check_images
+from gancourse.validation import check_count, check_images
 
 
 def _check_side(images: torch.Tensor) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gancourse.attacks.base import check_count, check_images
+from gancourse.validation import check_count, check_images
 
 
 class ResidualBlock(nn.Module):

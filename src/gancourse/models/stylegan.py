@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gancourse.attacks.base import check_count
+from gancourse.validation import check_count
 
 RESOLUTIONS = (4, 8, 16, 32)
 LAYERS_PER_RESOLUTION = 2

@@ -22,10 +22,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from gancourse.attacks.advgan import finish_training, log_step, restore_training
-from gancourse.attacks.base import check_count, check_positive
 from gancourse.checkpoints import ProgressFile
 from gancourse.losses import d_loss_least_squares, g_loss_least_squares
 from gancourse.train.gan import endless
+from gancourse.validation import check_count, check_positive
 
 CYCLE_WEIGHT = 10.0    # λ_cyc of the paper
 IDENTITY_WEIGHT = 0.5  # λ_id, relative to λ_cyc (the paper's 0.5 · λ_cyc)

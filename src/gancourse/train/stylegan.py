@@ -17,10 +17,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from gancourse.attacks.advgan import finish_training, log_step, restore_training
-from gancourse.attacks.base import check_count, check_positive
 from gancourse.checkpoints import ProgressFile
 from gancourse.models.stylegan import StyleGenerator
 from gancourse.train.gan import endless
+from gancourse.validation import check_count, check_positive
 
 
 def pad_to_32(images: torch.Tensor) -> torch.Tensor:
