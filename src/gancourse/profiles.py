@@ -82,7 +82,7 @@ PROFILES: dict[str, Profile] = {
         gan_iterations=3_000, critic_gan_iterations=400, toy_iterations=5_000,
         projection_steps=50, projection_restarts=4, attack_steps=20,
         adversarial_epochs=2, adversarial_training_steps=3, eval_size=500,
-        defense_eval_size=100, attack_gan_iterations=200, ape_gan_iterations=500, cyclegan_iterations=1_000,
+        defense_eval_size=50, attack_gan_iterations=200, ape_gan_iterations=500, cyclegan_iterations=1_000,
         stylegan_iterations=2_000,
     ),
     "gpu": Profile(
