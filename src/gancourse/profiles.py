@@ -27,6 +27,8 @@ class Profile:
         gan_iterations: generator updates for every GAN a chapter trains on images.
         critic_gan_iterations: generator updates for image GANs with 5 critic steps per update (WGAN-GP).
         toy_iterations: generator updates for the small GANs on 1-D and 2-D toy distributions.
+        loss_comparison_iterations: generator updates of each of chapter 02's three ring GANs (GAN, WGAN,
+            WGAN-GP; the two critics take 5 steps per update).
         projection_steps: Defense-GAN's L, gradient steps of the projection onto the generator's range.
         projection_restarts: Defense-GAN's R, random restarts of that projection.
         attack_steps: iterations of iterative attacks (PGD, C&W, DeepFool, ...).
@@ -50,6 +52,7 @@ class Profile:
     gan_iterations: int
     critic_gan_iterations: int
     toy_iterations: int
+    loss_comparison_iterations: int
     projection_steps: int
     projection_restarts: int
     attack_steps: int
@@ -71,7 +74,7 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", where="CI, 2 CPU cores: proves the code path in well under a minute, not the science",
         train_size=512, test_size=256, batch_size=64, classifier_epochs=1,
-        gan_iterations=20, critic_gan_iterations=5, toy_iterations=50,
+        gan_iterations=20, critic_gan_iterations=5, toy_iterations=50, loss_comparison_iterations=50,
         projection_steps=5, projection_restarts=2, attack_steps=5,
         adversarial_epochs=1, adversarial_training_steps=2, eval_size=64,
         defense_eval_size=32, attack_gan_iterations=10, ape_gan_iterations=10, cyclegan_iterations=5, stylegan_iterations=5,
@@ -79,7 +82,7 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         name="cpu", where="a laptop or a free CPU runtime: about 10 minutes per chapter, every effect shown",
         train_size=12_000, test_size=2_000, batch_size=64, classifier_epochs=5,
-        gan_iterations=3_000, critic_gan_iterations=400, toy_iterations=5_000,
+        gan_iterations=3_000, critic_gan_iterations=400, toy_iterations=5_000, loss_comparison_iterations=2_500,
         projection_steps=50, projection_restarts=4, attack_steps=20,
         adversarial_epochs=2, adversarial_training_steps=3, eval_size=500,
         defense_eval_size=50, attack_gan_iterations=200, ape_gan_iterations=500, cyclegan_iterations=1_000,
@@ -88,7 +91,7 @@ PROFILES: dict[str, Profile] = {
     "gpu": Profile(
         name="gpu", where="a CUDA GPU (Colab T4 or better): paper-scale settings",
         train_size=None, test_size=None, batch_size=128, classifier_epochs=10,
-        gan_iterations=30_000, critic_gan_iterations=30_000, toy_iterations=20_000,
+        gan_iterations=30_000, critic_gan_iterations=30_000, toy_iterations=20_000, loss_comparison_iterations=20_000,
         projection_steps=200, projection_restarts=10, attack_steps=100,
         adversarial_epochs=10, adversarial_training_steps=10, eval_size=2_000,
         defense_eval_size=2_000, attack_gan_iterations=6_000, ape_gan_iterations=2_000, cyclegan_iterations=20_000,
