@@ -84,7 +84,7 @@ PROFILES: dict[str, Profile] = {
         train_size=12_000, test_size=2_000, batch_size=64, classifier_epochs=5,
         gan_iterations=3_000, critic_gan_iterations=400, toy_iterations=5_000, loss_comparison_iterations=2_500,
         projection_steps=50, projection_restarts=4, attack_steps=20,
-        adversarial_epochs=2, adversarial_training_steps=3, eval_size=500,
+        adversarial_epochs=1, adversarial_training_steps=3, eval_size=500,
         defense_eval_size=50, attack_gan_iterations=200, ape_gan_iterations=500, cyclegan_iterations=1_000,
         stylegan_iterations=2_000,
     ),
