@@ -14,8 +14,9 @@ def test_each_profile_is_named_after_its_key():
     assert all(profile.name == key for key, profile in PROFILES.items())
 
 
-@pytest.mark.parametrize("budget", ["batch_size", "classifier_epochs", "gan_iterations", "critic_gan_iterations", "toy_iterations", "projection_steps",
-                                    "projection_restarts", "attack_steps", "eval_size", "defense_eval_size", "attack_gan_iterations"])
+@pytest.mark.parametrize("budget", ["batch_size", "classifier_epochs", "gan_iterations", "critic_gan_iterations", "toy_iterations", "loss_comparison_iterations", "projection_steps",
+                                    "projection_restarts", "attack_steps", "eval_size", "defense_eval_size", "attack_gan_iterations",
+                                    "adversarial_epochs", "ape_gan_iterations"])
 def test_budgets_grow_from_smoke_to_cpu_to_gpu(budget):
     smoke, cpu, gpu = (getattr(PROFILES[name], budget) for name in ("smoke", "cpu", "gpu"))
     assert 0 < smoke <= cpu <= gpu
