@@ -89,6 +89,18 @@ def recorded_results(layout, chapter):
     return read_recorded(layout.executed_copy(layout.find_chapter(chapter)))
 
 
+def test_chapter_02_shows_the_effects_its_prose_claims(layout):
+    r = recorded_results(layout, "02")
+    assert r["ch02_ring_wgan_gp_modes"] == 8                                                  # every mode
+    assert r["ch02_ring_gan_modes"] < 8 and r["ch02_ring_wgan_modes"] < r["ch02_ring_gan_modes"]  # the order
+    assert r["ch02_ring_wgan_gp_quality"] > r["ch02_ring_gan_quality"] > r["ch02_ring_wgan_quality"]
+    assert r["ch02_ring_wgan_quality"] < 0.1                                                  # "only" … loosely
+    assert r["ch02_fd_wgan"] > r["ch02_fd_dcgan"]                                             # the worse generator
+    assert r["ch02_fd_dcgan_nearest"] < r["ch02_fd_wgan"]                                     # per step, still worse
+    assert r["ch02_estimate_final"] < r["ch02_estimate_peak"]                                 # climbs, then falls
+    assert r["ch02_corr_after_peak"] > r["ch02_corr_all"]                                     # dragged down by warm-up
+
+
 def test_chapter_09_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "09")
     assert r["ch09_clean_orig_A"] <= r["ch09_clean_none_A"]                                # a cost on clean images
