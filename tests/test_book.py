@@ -101,6 +101,21 @@ def test_chapter_02_shows_the_effects_its_prose_claims(layout):
     assert r["ch02_corr_after_peak"] > r["ch02_corr_all"]                                     # dragged down by warm-up
 
 
+def test_chapter_06_defenses_show_what_its_prose_claims(layout):
+    r = recorded_results(layout, "06")
+    d = lambda defense, measure: r[f"ch06_defense_{defense}_{measure}"]  # noqa: E731
+    assert r["ch06_detector_fgsm_rejected"] > 0.95 and r["ch06_detector_pgd_rejected"] > 0.95   # the net works
+    assert r["ch06_detector_false_positive"] < 0.05 and r["ch06_detector_deepfool_rejected"] < 0.3
+    assert r["ch06_detector_adaptive_correct"] < 0.3                                           # "not much of a barrier"
+    assert d("none", "fgsm") <= d("static", "fgsm") < d("none", "fgsm") + 0.05                  # "barely above"
+    assert d("none", "pgd") <= d("static", "pgd") < d("none", "pgd") + 0.1
+    assert d("static", "cw_l2") < d("none", "cw_l2")                                           # "an even smaller"
+    for trained in ("fgsm", "pgd"):
+        assert d(trained, "fgsm") > d(trained, "pgd") and d(trained, "clean") < d("none", "clean")  # specific, costly
+        assert d(trained, "pgd") > d("static", "pgd") + 0.3
+    assert d("pgd", "cw_l2") > d("none", "cw_l2")
+
+
 def test_chapter_09_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "09")
     assert r["ch09_clean_orig_A"] <= r["ch09_clean_none_A"]                                # a cost on clean images
