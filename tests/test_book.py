@@ -153,7 +153,9 @@ def test_chapter_07_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "07")
     assert r["ch07_untargeted_A"] > 0.3 and r["ch07_ratio_advgan_fgsm"] < 1                 # works, faster than FGSM
     assert r["ch07_ablation_l2_no_L_hinge_0"] > r["ch07_ablation_l2_full_objective"]      # the hinge bounds ℓ2
-    assert r["ch07_black_box_dynamic"] > r["ch07_black_box_static"]                        # dynamic transfers better
+    static_gap = r["ch07_black_box_static_student"] - r["ch07_black_box_static"]           # student → black box
+    assert r["ch07_black_box_dynamic_student"] - r["ch07_black_box_dynamic"] < static_gap / 2  # "closes most of that gap"
+    assert abs(r["ch07_black_box_dynamic"] - r["ch07_black_box_static"]) < 0.05               # "within a few points"
     for attack in ("FGSM", "PGD", "AdvGAN"):                                                # every defense helps
         assert all(r[f"ch07_defense_{d}_{attack}"] < r[f"ch07_defense_none_{attack}"] for d in ("Adv", "Ens", "Iter_Adv"))
 
