@@ -162,7 +162,7 @@ def test_chapter_07_shows_the_effects_its_prose_claims(layout):
 
 def test_chapter_08_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "08")
-    assert abs(r["ch08_mean_aigan"] - r["ch08_mean_advgan"]) < 0.01                        # "within a point"
+    assert 0 < r["ch08_mean_aigan"] - r["ch08_mean_advgan"] < 0.02                         # "within two points", ahead
     for method in ("aigan", "advgan"):                                                     # Sneaker hardest, Shirt easiest
         per_target = [r[f"ch08_target_{c}_{method}"] for c in range(10)]
         assert per_target.index(min(per_target)) == 7 and per_target.index(max(per_target)) == 6
