@@ -124,6 +124,13 @@ def test_chapter_09_shows_the_effects_its_prose_claims(layout):
     assert r["ch09_auc_Defense_GAN_FGSM"] > r["ch09_auc_Defense_GAN_C_W_L2"]               # detects large ones
     assert r["ch09_grid_large_err"] < r["ch09_grid_small_err"] and r["ch09_grid_large_acc"] < r["ch09_grid_small_acc"]
     assert r["ch09_bpda_accuracy"] < r["ch09_white_C_W_L2_A_Defense_GAN_Orig"] - 0.3       # the adaptive attack
+    assert r["ch09_restart_spread"] < 1.1                                                  # "almost the same error"
+    for model in "AB":                                                                     # Rec "buys it back"
+        assert r[f"ch09_clean_rec_{model}"] >= r[f"ch09_clean_none_{model}"] - 0.02 > r[f"ch09_clean_orig_{model}"] - 0.02
+    assert r["ch09_black_Defense_GAN_Orig"] > r["ch09_black_none"] >= r["ch09_black_Defense_GAN_Rec"] - 0.02
+    assert r["ch09_auc_MagNet_FGSM"] > r["ch09_auc_Defense_GAN_FGSM"]                      # MagNet ranks better
+    assert r["ch09_auc_MagNet_C_W_L2"] > r["ch09_auc_Defense_GAN_C_W_L2"]
+    assert r["ch09_latent_mse"] > 2 * 0.005                                                # "several times larger"
 
 
 def test_chapter_04_shows_the_effects_its_prose_claims(layout):
