@@ -191,6 +191,10 @@ def test_chapter_10_shows_the_effects_its_prose_claims(layout):
         assert e(attack) < e(attack, kind="base") and e(attack) - e("clean") < 0.06
     assert e("JSMA") == max(e(a) for a in ("FGSM", "PGD", "DeepFool", "JSMA", "C_W_L2"))  # JSMA keeps the most
     assert r["ch10_weighting_lecture_MSE_clean_in"] > r["ch10_weighting_official_MSE_clean_in"]
+    for measure in ("accuracy_clean_in", "accuracy_FGSM_in"):                            # "come out level"
+        assert r[f"ch10_weighting_lecture_{measure}"] == r[f"ch10_weighting_official_{measure}"]
+    for model in "ABC":                                                                   # clean error "where it was"
+        assert r[f"ch10_error_clean_{model}_ape"] <= r[f"ch10_error_clean_{model}_base"] + 0.02
     assert r["ch10_fgsm_coherence"] > r["ch10_clean_coherence"]
     assert max(r[f"ch10_weighting_{w}_coherence_FGSM_in"] for w in ("lecture", "official")) < r["ch10_fgsm_coherence"]
     assert r["ch10_adaptive_PGD_through_G"] < r["ch10_accuracy_PGD_A_ape"] - 0.3          # the adaptive attack
