@@ -382,3 +382,18 @@ def test_every_exercise_check_in_the_published_chapters_passes(layout):
                 assert text.startswith("✓"), f"{source.stem}: the solution fails its own check:\n{text}"
                 checks += 1
     assert checks >= 3
+
+
+def test_the_slowest_cells_are_named_by_their_first_line_of_code():
+    from gancourse.book import slowest_cells
+
+    notebook = nbformat.v4.new_notebook()
+    timings = [("import torch\n\nmodel = train(x)", 61.0), ("# a comment\nplot(x)", 3.2), ("profile = 'cpu'", 99.0),
+               ("y = 1", 0.1), ("x = `code`", 7.0)]
+    for source, seconds in timings:
+        notebook.cells.append(nbformat.v4.new_code_cell(source, metadata={"papermill": {"duration": seconds}}))
+    notebook.cells[2].metadata["tags"] = ["injected-parameters"]
+    notebook.cells.append(nbformat.v4.new_markdown_cell("text"))
+    assert slowest_cells(notebook) == [{"first_line": "model = train(x)", "seconds": 61.0},
+                                       {"first_line": "x = 'code'", "seconds": 7.0},
+                                       {"first_line": "plot(x)", "seconds": 3.2}]

@@ -252,9 +252,9 @@ def _with_run_info(layout: BookLayout, notebook: Any, source: Path, parameters: 
 
 
 def slowest_cells(notebook: Any, count: int = 3) -> list[dict[str, Any]]:
-    """The ``count`` code cells papermill timed longest, slowest first: their first line of code (not an
-    import or a comment) and seconds
-    (where a chapter's time goes, for readers choosing a profile and for whoever trims a budget)."""
+    """The ``count`` code cells papermill timed longest, slowest first: each one's first line of code (not an
+    import or a comment) and seconds — where a chapter's time goes, for readers choosing a profile and for
+    whoever trims a budget."""
     timed = []
     for cell in notebook.cells:
         duration = cell.metadata.get("papermill", {}).get("duration")
@@ -447,9 +447,11 @@ def write_execution_report(layout: BookLayout) -> Path:
         + "\n".join(time_rows) + "\n| **whole book** | " + " | ".join(totals) + " |\n\n"
         "Targets on 2 CPU cores: the smoke profile runs every chapter in under 10 minutes; the cpu profile runs "
         "the whole book in under 2 hours with no chapter over 12 minutes. The smoke column is a first run from an "
-        "empty store; the cpu column holds the published runs, and a run with *0 trained* (or no count) found "
-        "most or all of its models in the store, so a first cpu run of the book takes longer than its total "
-        "(the README's chapter table gives the cold times).\n\n" + "\n".join(verdicts) + "\n"
+        "empty store. The cpu column holds the published runs; for this edition they are one first run of the "
+        "book in chapter order (each chapter found in the store only what the chapters before it train), so "
+        "its total is what a first cpu run takes on this machine. A re-run that finds its models in the store "
+        "records a shorter time and fewer trained models (the README's chapter table keeps the first-run "
+        "figures).\n\n" + "\n".join(verdicts) + "\n"
     )
     target = layout.root / "book" / "execution_report.md"
     target.write_text(text)
