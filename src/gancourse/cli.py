@@ -117,8 +117,8 @@ def _matrix(args: argparse.Namespace) -> int:
 
     from gancourse.data import make_loaders
     from gancourse.matrix import robust_table, run_matrix, write_matrix
-    from gancourse.profiles import resolve_profile
     from gancourse.models.classifiers import CLASSIFIERS
+    from gancourse.profiles import resolve_profile
     from gancourse.robustness import book_attacks, book_defenses
 
     _check_run_options(args.profile, args.dataset, args.seed)
