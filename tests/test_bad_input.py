@@ -198,3 +198,16 @@ def test_zoo_rejects_a_wrong_bundle_seed_target_or_domain(tmp_path):
     with pytest.raises(ValueError, match="class_index must be one of 0…9"):
         zoo.cyclegan(7, 12, bundle, smoke, 0, store=store)
     assert list(tmp_path.iterdir()) == []            # nothing was trained or written before the error
+
+
+@pytest.mark.parametrize("torch_version, numpy_version, clash", [
+    ("2.1.0+cu121", "2.1.3", True), ("2.3.1", "2.0.0", True), ("2.1.0", "1.26.4", False),
+    ("2.4.0", "2.0.0", False), ("2.14.1", "2.3.5", False)])
+def test_an_old_torch_with_numpy_2_is_refused_at_import_with_the_fix(torch_version, numpy_version, clash):
+    from gancourse.compat import check_numpy_abi
+
+    if clash:
+        with pytest.raises(ImportError, match=r"pip install 'numpy<2'\) or torch 2.4 or later"):
+            check_numpy_abi(torch_version, numpy_version)
+    else:
+        check_numpy_abi(torch_version, numpy_version)
