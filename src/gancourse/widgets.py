@@ -61,8 +61,11 @@ def latent_interpolation(generator: nn.Module, starts: torch.Tensor, ends: torch
     two endpoints. ``starts`` and ``ends`` are N×latent."""
     import ipywidgets
 
-    check_latents(starts, generator.latent_dim, "starts")
-    check_latents(ends, generator.latent_dim, "ends")
+    latent_dim = getattr(generator, "latent_dim", None)            # generators without the attribute: z's width
+    if latent_dim is None and isinstance(starts, torch.Tensor) and starts.dim() == 2:
+        latent_dim = starts.shape[1]
+    check_latents(starts, latent_dim, "starts")
+    check_latents(ends, latent_dim, "ends")
     if len(starts) != len(ends) or not len(starts):
         raise ValueError(f"starts and ends must pair up: got {len(starts)} starts and {len(ends)} ends (at least one)")
 
