@@ -8,6 +8,7 @@ from torchvision import datasets, transforms
 from gancourse.data import (
     DATASETS,
     FASHION_MNIST_SYSTEM_DIR,
+    DatasetCorruptError,
     DatasetNotFoundError,
     dataset_tensors,
     load_dataset,
@@ -166,3 +167,40 @@ def test_dataset_table_is_consistent():
     assert set(DATASETS) == {"fashion-mnist", "mnist", "mnist5k", "cifar10"}
     assert all(len(info.classes) == 10 for info in DATASETS.values())
     assert {name for name, info in DATASETS.items() if info.offline_source} == {"fashion-mnist", "mnist5k"}
+
+
+@needs_debian_copy
+def test_a_damaged_system_copy_fails_its_checksum_and_is_not_cached(tmp_path, monkeypatch):
+    import gancourse.data
+
+    damaged = tmp_path / "system"
+    damaged.mkdir()
+    for source in FASHION_MNIST_SYSTEM_DIR.iterdir():
+        (damaged / source.name).write_bytes(source.read_bytes())
+    debian = {damaged / path.name: checksum for path, checksum in gancourse.data._debian_md5sums().items()}
+    assert len(debian) >= 4, "dpkg's checksums of dataset-fashion-mnist are missing"
+    monkeypatch.setattr(gancourse.data, "_debian_md5sums", lambda: debian)   # the copy stands in for the package
+    load_dataset("fashion-mnist", train=False, root=tmp_path / "intact", download=False, system_dir=damaged)
+    label_file = damaged / "t10k-labels-idx1-ubyte.gz"
+    label_file.write_bytes(label_file.read_bytes()[:-10])              # a truncated copy
+    with pytest.raises(DatasetCorruptError, match="t10k-labels-idx1-ubyte.gz does not have the MD5 checksum of torchvision.s original"):
+        load_dataset("fashion-mnist", root=tmp_path / "cache", download=False, system_dir=damaged)
+    assert not (tmp_path / "cache" / "FashionMNIST" / "raw").exists()
+
+
+def test_downloads_go_through_torchvisions_md5_check(tmp_path, monkeypatch):
+    """A download is torchvision's: every file is fetched with the MD5 from its resource list (torchvision
+    then refuses a file whose checksum differs); here the fetch is recorded instead of run."""
+    import torchvision.datasets.mnist as tv_mnist
+
+    fetched = []
+
+    def record_fetch(url, download_root, filename, md5):
+        fetched.append((filename, md5))
+        raise RuntimeError("offline test: no download")
+
+    monkeypatch.setattr(tv_mnist, "download_and_extract_archive", record_fetch)
+    with pytest.raises(DatasetNotFoundError):
+        load_dataset("fashion-mnist", root=tmp_path, download=True, system_dir=tmp_path / "nothing")
+    assert fetched and fetched[0] == datasets.FashionMNIST.resources[0]
+    assert all(md5 and len(md5) == 32 for _, md5 in fetched)

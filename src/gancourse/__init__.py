@@ -6,3 +6,10 @@ NCHW; normalisation, where a model needs it, lives inside the model.
 """
 
 __version__ = "0.1.0"
+
+import numpy as _numpy
+import torch as _torch
+
+from gancourse.compat import check_numpy_abi
+
+check_numpy_abi(_torch.__version__, _numpy.__version__)

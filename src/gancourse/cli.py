@@ -39,9 +39,32 @@ def _fetch_data(_: argparse.Namespace) -> int:
     return 0
 
 
+def _check_run_options(profile: str, dataset: str | None, seed: int | None) -> None:
+    """Reject a profile this machine cannot run, an unknown dataset or a bad seed before anything starts
+    (inside a chapter they would only fail after its kernel started, in its first cell)."""
+    from gancourse.data import dataset_info
+    from gancourse.profiles import resolve_profile
+
+    resolve_profile(profile)
+    if dataset is not None:
+        dataset_info(dataset)
+    if seed is not None and not 0 <= seed < 2**32:
+        raise ValueError(f"--seed must be in [0, 2**32), got {seed}")
+
+
+def _output_folder(path: str) -> Path:
+    """The folder a command writes into (created); an existing file there is an error, not overwritten."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is a file; give a folder to write into")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def _execute(args: argparse.Namespace) -> int:
     from gancourse.book import BookLayout, execute_chapters, refresh_prose, stale_chapters
 
+    _check_run_options(args.profile, args.dataset, args.seed)
     layout = BookLayout.of_repository()
     if args.chapters:
         sources = [layout.find_chapter(selector) for selector in args.chapters]
@@ -73,8 +96,7 @@ def _prepare(args: argparse.Namespace) -> int:
     from gancourse.book import BookLayout
 
     layout = BookLayout.of_repository()
-    output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
+    output = _output_folder(args.output)
     for source in layout.chapter_sources():
         papermill.execute_notebook(str(source), str(output / source.name), parameters={"profile": args.profile},
                                    prepare_only=True, progress_bar=False)
@@ -95,13 +117,18 @@ def _matrix(args: argparse.Namespace) -> int:
 
     from gancourse.data import make_loaders
     from gancourse.matrix import robust_table, run_matrix, write_matrix
+    from gancourse.models.classifiers import CLASSIFIERS
     from gancourse.profiles import resolve_profile
     from gancourse.robustness import book_attacks, book_defenses
 
+    _check_run_options(args.profile, args.dataset, args.seed)
+    if args.model not in CLASSIFIERS:
+        raise ValueError(f"--model {args.model!r} is not one of the book's classifiers {', '.join(CLASSIFIERS)}")
     profile = resolve_profile(args.profile)
-    count = args.images or profile.defense_eval_size
+    count = profile.defense_eval_size if args.images is None else args.images
     if count < 1:
         raise ValueError(f"--images must be at least 1, got {count}")
+    output = _output_folder(args.output)
     device = "cuda" if profile.name == "gpu" else "cpu"
     torch.manual_seed(args.seed)
     bundle = make_loaders(args.dataset, profile, args.seed)
@@ -115,7 +142,7 @@ def _matrix(args: argparse.Namespace) -> int:
     cells = run_matrix(attacks, defenses, images, labels, progress=lambda step: print(step, flush=True))
     metadata = {"dataset": args.dataset, "profile": profile.name, "model": args.model, "images": count,
                 "seed": args.seed, "eps": bundle.info.linf_budget, "device": device, "torch": torch.__version__}
-    paths = write_matrix(cells, args.output, metadata)
+    paths = write_matrix(cells, output, metadata)
     attack_names, defense_names, table = robust_table(cells)
     print(f"{'robust accuracy':24s}" + "".join(f"{name[:11]:>12s}" for name in defense_names))
     for i, attack in enumerate(attack_names):
@@ -127,9 +154,10 @@ def _matrix(args: argparse.Namespace) -> int:
 def _time_chapters(args: argparse.Namespace) -> int:
     from gancourse.book import BookLayout, format_duration, time_chapters
 
+    _check_run_options(args.profile, None, None)
     layout = BookLayout.of_repository()
     sources = [layout.find_chapter(selector) for selector in args.chapters] or layout.chapter_sources()
-    seconds = time_chapters(layout, sources, args.profile, Path(args.scratch))
+    seconds = time_chapters(layout, sources, args.profile, _output_folder(args.scratch))
     for chapter, value in seconds.items():
         print(f"{chapter:32s} {format_duration(value)}")
     print(f"{'all':32s} {format_duration(sum(seconds.values()))} (recorded in {layout.run_times})")
@@ -140,7 +168,7 @@ def _edition(args: argparse.Namespace) -> int:
     from gancourse.book import BookLayout
     from gancourse.editions import write_edition
 
-    written = write_edition(BookLayout.of_repository().chapter_sources(), args.edition, Path(args.output))
+    written = write_edition(BookLayout.of_repository().chapter_sources(), args.edition, _output_folder(args.output))
     print(f"{args.edition} edition: {len(written)} notebooks in {args.output}")
     return 0
 

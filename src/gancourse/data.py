@@ -30,17 +30,23 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torchvision import datasets, transforms
+from torchvision.datasets.utils import check_integrity
 
 from gancourse.files import atomic_write
 from gancourse.paths import data_dir
 from gancourse.profiles import Profile, resolve_profile
 
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
+DEBIAN_MD5SUMS = Path("/var/lib/dpkg/info/dataset-fashion-mnist.md5sums")
 MNIST5K_TRAIN_PER_CLASS = 400
 
 
 class DatasetNotFoundError(RuntimeError):
     """A dataset is neither cached, nor installed on the system, nor downloadable."""
+
+
+class DatasetCorruptError(RuntimeError):
+    """A dataset's files are there but fail torchvision's checksum (downloads are checked by torchvision)."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,14 @@ def _install_fashion_mnist(root: Path, system_dir: Path, download: bool) -> None
         return
     system_files = [system_dir / filename for filename, _ in cls.resources]
     if all(path.is_file() for path in system_files):
+        debian = _debian_md5sums()
+        for path, (_, md5) in zip(system_files, cls.resources, strict=True):
+            accepted = {md5, debian.get(path.resolve())} - {None}
+            if not any(check_integrity(str(path), checksum) for checksum in accepted):
+                raise DatasetCorruptError(
+                    f"{path} does not have the MD5 checksum of torchvision's original ({md5}) nor of Debian's "
+                    "package; the copy is damaged or not Fashion-MNIST. Reinstall it with `sudo apt-get install "
+                    "--reinstall dataset-fashion-mnist`.")
         raw = _raw_folder(cls, root)
         raw.mkdir(parents=True, exist_ok=True)
         for path in system_files:
@@ -160,6 +174,18 @@ def _install_fashion_mnist(root: Path, system_dir: Path, download: bool) -> None
         raise DatasetNotFoundError(
             _how_to_get(DATASETS["fashion-mnist"], root, system_dir) + f"\nThe download failed with: {error}"
         ) from error
+
+
+def _debian_md5sums() -> dict[Path, str]:
+    """The MD5 checksums dpkg recorded for the files of the ``dataset-fashion-mnist`` package (Debian
+    recompresses the archives, so its .gz files differ from the originals; their contents do not)."""
+    if not DEBIAN_MD5SUMS.is_file():
+        return {}
+    sums = {}
+    for line in DEBIAN_MD5SUMS.read_text().splitlines():
+        checksum, _, relative = line.partition("  ")
+        sums[Path("/") / relative] = checksum
+    return sums
 
 
 def _decompress_atomically(source: Path, target: Path) -> None:

@@ -163,6 +163,8 @@ def write_matrix(cells: list[Cell], folder: str | Path, metadata: Mapping[str, o
     """Write ``matrix.csv`` (one row per cell), ``matrix.json`` (cells + metadata) and ``matrix.png``."""
     import matplotlib.pyplot as plt
 
+    if not cells:
+        raise ValueError("no cells to write: run_matrix needs at least one attack and one defense")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rows = [asdict(cell) for cell in cells]

@@ -32,10 +32,13 @@ def configure(data_dir: str | Path | None = None, checkpoint_dir: str | Path | N
 
     Folders are created on first use. Passing None leaves that folder's setting as it is.
     """
-    if data_dir is not None:
-        _configured["data"] = Path(data_dir).expanduser()
-    if checkpoint_dir is not None:
-        _configured["checkpoints"] = Path(checkpoint_dir).expanduser()
+    for key, folder in (("data", data_dir), ("checkpoints", checkpoint_dir)):
+        if folder is None:
+            continue
+        path = Path(folder).expanduser()
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{key} folder {path} is a file; pass a folder (it is created if missing)")
+        _configured[key] = path
 
 
 def use_google_drive(folder: str = "gancourse", mount_point: str = "/content/drive") -> Path:

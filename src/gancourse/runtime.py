@@ -80,6 +80,8 @@ def start_chapter(profile: str = "auto", dataset: str = "fashion-mnist", seed: i
     """
     resolved = resolve_profile(profile)
     dataset_info(dataset)
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
     seed_everything(seed)
     device = best_device()
     run = ChapterRun(resolved, dataset, seed, device)

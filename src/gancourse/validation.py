@@ -82,3 +82,11 @@ def check_image_shape(images: torch.Tensor, shape: tuple[int, ...], model: str) 
     if not images.is_floating_point():
         raise ValueError(f"{model} takes float images in [0, 1], got dtype {images.dtype}; "
                          "convert uint8 pixels with images.float() / 255")
+
+
+def check_class_indices(labels: torch.Tensor, count: int, num_classes: int, name: str = "labels") -> None:
+    """Raise unless ``labels`` holds ``count`` integer class indices in [0, ``num_classes``)."""
+    check_labels(labels, count, name)
+    if count and labels.max() >= num_classes:
+        raise ValueError(f"{name} hold class {labels.max().item()}, but the model knows {num_classes} classes "
+                         f"(0 … {num_classes - 1})")

@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
+from gancourse.validation import check_count, check_images, check_labels, check_latents, check_positive
+
 
 def _interactive(draw: Callable[..., object], **controls: object):
     """``ipywidgets.interactive`` that shows the figure ``draw`` makes (imported late: ipywidgets is only
@@ -28,11 +30,23 @@ def _interactive(draw: Callable[..., object], **controls: object):
     return ipywidgets.interactive(show, **controls)
 
 
+def _check_choices(images: torch.Tensor, class_names: Sequence[str]) -> None:
+    if not len(images):
+        raise ValueError("no images to choose from: pass at least one")
+    if not class_names:
+        raise ValueError("class_names is empty: pass the dataset's class names, e.g. bundle.info.classes")
+
+
 def epsilon_slider(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                    class_names: Sequence[str], max_eps: float = 0.3):
     """A slider for ε and one for the image: FGSM's perturbation, the adversarial image and the model's
     probabilities. Returns the widget."""
     import ipywidgets
+
+    check_images(images)
+    check_labels(labels, len(images))
+    _check_choices(images, class_names)
+    check_positive("max_eps", max_eps)
 
     from gancourse.plots import plot_epsilon_panel
 
@@ -47,6 +61,14 @@ def latent_interpolation(generator: nn.Module, starts: torch.Tensor, ends: torch
     two endpoints. ``starts`` and ``ends`` are N×latent."""
     import ipywidgets
 
+    latent_dim = getattr(generator, "latent_dim", None)            # generators without the attribute: z's width
+    if latent_dim is None and isinstance(starts, torch.Tensor) and starts.dim() == 2:
+        latent_dim = starts.shape[1]
+    check_latents(starts, latent_dim, "starts")
+    check_latents(ends, latent_dim, "ends")
+    if len(starts) != len(ends) or not len(starts):
+        raise ValueError(f"starts and ends must pair up: got {len(starts)} starts and {len(ends)} ends (at least one)")
+
     from gancourse.plots import plot_interpolations
 
     def draw(pair: int, t: float) -> None:
@@ -59,6 +81,11 @@ def latent_interpolation(generator: nn.Module, starts: torch.Tensor, ends: torch
 def conditional_generation(generator: nn.Module, class_names: Sequence[str], latent_dim: int, samples: int = 16):
     """A class menu and a noise seed: ``samples`` images G(z, y) of the chosen class."""
     import ipywidgets
+
+    if not class_names:
+        raise ValueError("class_names is empty: pass the dataset's class names, e.g. bundle.info.classes")
+    check_count("latent_dim", latent_dim)
+    check_count("samples", samples)
 
     from gancourse.plots import show_images
 
@@ -81,6 +108,15 @@ def defense_gan_explorer(generator: nn.Module, latent_dim: int, classifier: nn.M
     """Sliders for L, R and the image: the clean and adversarial inputs, their projections G(z*) with the
     reconstruction error and the classifier's answer."""
     import ipywidgets
+
+    check_images(clean, "clean")
+    check_images(adversarial, "adversarial")
+    if clean.shape != adversarial.shape:
+        raise ValueError(f"clean {tuple(clean.shape)} and adversarial {tuple(adversarial.shape)} images must pair up")
+    _check_choices(clean, class_names)
+    check_count("latent_dim", latent_dim)
+    check_count("max_steps", max_steps, minimum=5)
+    check_count("max_restarts", max_restarts)
 
     from gancourse.plots import plot_projection_explorer
 

@@ -59,6 +59,11 @@ def snapshot_steps(iterations: int, points: int = 6) -> list[int]:
 
 
 def _base_config(bundle: DataBundle, seed: int) -> dict[str, object]:
+    """The part of every model's config that names its data; rejects a wrong bundle or seed first."""
+    if not isinstance(bundle, DataBundle):
+        raise TypeError(f"bundle must be the DataBundle of gancourse.data.make_loaders, got {type(bundle).__name__}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
     return {"dataset": bundle.info.name, "train_size": len(bundle.train_images), "seed": seed}
 
 
@@ -334,6 +339,9 @@ def advgan(name: str, bundle: DataBundle, profile: Profile, seed: int, device: t
     """A white-box AdvGAN generator (and its discriminator) trained for the profile's
     ``attack_gan_iterations`` against :func:`defended_classifier` ``(name, defense)``: towards
     ``target_class``, or untargeted when it is None. Budget: the dataset's ℓ∞ budget."""
+    classes = len(bundle.info.classes)
+    if target_class is not None and not (isinstance(target_class, int) and 0 <= target_class < classes):
+        raise ValueError(f"target_class must be a class index 0 … {classes - 1} (or None: untargeted), got {target_class!r}")
     target_model, target_record = defended_classifier(name, defense, bundle, profile, seed, device, store)
     goal = "untargeted" if target_class is None else f"to-{target_class}"
     config = {"model": f"advgan-{name}-{defense}-{goal}", **_base_config(bundle, seed),

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gancourse.validation import check_class_indices
+
 
 def _conv_block(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, stride, 1), nn.InstanceNorm2d(out_channels, affine=True),
@@ -54,9 +56,13 @@ class PerturbationGenerator(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.channels or x.shape[2] % 4 or x.shape[3] % 4:
+            raise ValueError(f"the perturbation generator takes N×{self.channels}×H×W images with H and W divisible "
+                             f"by 4, got shape {tuple(x.shape)}")
         if self.num_classes:
             if target is None:
                 raise ValueError("this generator is conditioned on the target class: call it as G(x, target)")
+            check_class_indices(target, len(x), self.num_classes, "target")
             planes = F.one_hot(target, self.num_classes).to(x.dtype)[:, :, None, None]
             x = torch.cat([x, planes.expand(-1, -1, *x.shape[2:])], dim=1)
         elif target is not None:

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
+
+from gancourse.validation import check_image_shape
 
 
 def model_a() -> nn.Sequential:
@@ -81,4 +84,13 @@ def build_classifier(name: str) -> nn.Sequential:
     """A freshly initialised classifier ``A``–``E`` (logits for 10 classes, input N×1×28×28 in [0, 1])."""
     if name not in CLASSIFIERS:
         raise ValueError(f"unknown classifier {name!r}; choose one of {', '.join(CLASSIFIERS)}")
-    return CLASSIFIERS[name]()
+    model = CLASSIFIERS[name]()
+    model.register_forward_pre_hook(_expects_28x28_grey(f"classifier {name}"))
+    return model
+
+
+def _expects_28x28_grey(model_name: str) -> Callable[[nn.Module, tuple[torch.Tensor, ...]], None]:
+    """A forward pre-hook that names the expected input instead of PyTorch's "mat1 and mat2 shapes" error."""
+    def check(_: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        check_image_shape(inputs[0], (1, 28, 28), model_name)
+    return check

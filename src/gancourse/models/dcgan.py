@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gancourse.validation import check_class_indices, check_count, check_image_shape, check_latents
+
 
 def init_dcgan_weights(module: nn.Module) -> None:
     """N(0, 0.02) for convolutions and linear layers, N(1, 0.02) for batch-norm scales, zero biases."""
@@ -43,6 +45,9 @@ class DCGANGenerator(nn.Module):
     def __init__(self, latent_dim: int = 100, image_shape: tuple[int, int, int] = (1, 28, 28),
                  features: int = 64, num_classes: int = 0) -> None:
         super().__init__()
+        check_count("latent_dim", latent_dim)
+        check_count("features", features)
+        check_count("num_classes", num_classes, minimum=0)
         self.latent_dim, self.num_classes, self.image_shape = latent_dim, num_classes, image_shape
         side = _check_image_shape(image_shape)
         self.project = nn.Sequential(
@@ -59,9 +64,11 @@ class DCGANGenerator(nn.Module):
         self.apply(init_dcgan_weights)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        check_latents(z, self.latent_dim, "z")
         if self.num_classes:
             if labels is None:
                 raise ValueError("this generator is conditional: call it as G(z, labels)")
+            check_class_indices(labels, len(z), self.num_classes)
             z = torch.cat([z, F.one_hot(labels, self.num_classes).to(z.dtype)], dim=1)
         return self.upsample(self.project(z))
 
@@ -72,6 +79,8 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), features: int = 64,
                  num_classes: int = 0, batch_norm: bool = True) -> None:
         super().__init__()
+        check_count("features", features)
+        check_count("num_classes", num_classes, minimum=0)
         self.num_classes, self.image_shape = num_classes, image_shape
         side = _check_image_shape(image_shape)
         self.net = nn.Sequential(
@@ -86,9 +95,11 @@ class DCGANDiscriminator(nn.Module):
         self.apply(init_dcgan_weights)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        check_image_shape(x, self.image_shape, "the DCGAN discriminator")
         if self.num_classes:
             if labels is None:
                 raise ValueError("this discriminator is conditional: call it as D(x, labels)")
+            check_class_indices(labels, len(x), self.num_classes)
             planes = F.one_hot(labels, self.num_classes).to(x.dtype)[:, :, None, None]
             x = torch.cat([x, planes.expand(-1, -1, *x.shape[2:])], dim=1)
         return self.net(x).squeeze(1)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gancourse.validation import check_count
+from gancourse.validation import check_count, check_latents
 
 RESOLUTIONS = (4, 8, 16, 32)
 LAYERS_PER_RESOLUTION = 2
@@ -108,6 +108,9 @@ class StyleGenerator(nn.Module):
     def __init__(self, channels: int = 1, latent_dim: int = 64, mapping_layers: int = 4,
                  widths: tuple[int, int, int, int] = (128, 128, 64, 32)) -> None:
         super().__init__()
+        check_count("channels", channels)
+        check_count("latent_dim", latent_dim)
+        check_count("mapping_layers", mapping_layers)
         if len(widths) != len(RESOLUTIONS):
             raise ValueError(f"widths needs one entry per resolution {RESOLUTIONS}, got {widths}")
         self.latent_dim = latent_dim
@@ -127,8 +130,7 @@ class StyleGenerator(nn.Module):
 
     def map(self, z: torch.Tensor, track_average: bool = False, beta: float = 0.995) -> torch.Tensor:
         """w = f(z); with ``track_average`` the running mean w̄ (for truncation) moves towards this batch."""
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"z must be N×{self.latent_dim}, got {tuple(z.shape)}")
+        check_latents(z, self.latent_dim, "z")
         w = self.mapping(z)
         if track_average:
             with torch.no_grad():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gancourse.validation import check_count, check_latents
+
 
 def _mlp(sizes: list[int], activation: type[nn.Module]) -> list[nn.Module]:
     layers: list[nn.Module] = []
@@ -20,10 +22,13 @@ class MLPGenerator(nn.Module):
 
     def __init__(self, latent_dim: int, data_dim: int, hidden: int = 128, layers: int = 2) -> None:
         super().__init__()
+        for name, value in (("latent_dim", latent_dim), ("data_dim", data_dim), ("hidden", hidden), ("layers", layers)):
+            check_count(name, value)
         self.latent_dim = latent_dim
         self.net = nn.Sequential(*_mlp([latent_dim, *[hidden] * layers, data_dim], nn.ReLU))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        check_latents(z, self.latent_dim, "z")
         return self.net(z)
 
 
@@ -32,7 +37,11 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(self, data_dim: int, hidden: int = 128, layers: int = 2) -> None:
         super().__init__()
+        for name, value in (("data_dim", data_dim), ("hidden", hidden), ("layers", layers)):
+            check_count(name, value)
+        self.data_dim = data_dim
         self.net = nn.Sequential(*_mlp([data_dim, *[hidden] * layers, 1], lambda: nn.LeakyReLU(0.2)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_latents(x, self.data_dim, "samples")
         return self.net(x).squeeze(1)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gancourse.validation import check_count, check_image_shape, check_latents
+
 
 class WGANGPGenerator(nn.Module):
     def __init__(self, latent_dim: int = 128) -> None:
         super().__init__()
+        check_count("latent_dim", latent_dim)
         self.latent_dim = latent_dim
         self.project = nn.Sequential(nn.Linear(latent_dim, 4 * 4 * 256), nn.ReLU(True),
                                      nn.Unflatten(1, (256, 4, 4)))
@@ -24,6 +27,7 @@ class WGANGPGenerator(nn.Module):
         self.up3 = nn.Sequential(nn.ConvTranspose2d(64, 1, 5, 2, 2, output_padding=1), nn.Sigmoid())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        check_latents(z, self.latent_dim, "z")
         x = self.up1(self.project(z))[:, :, :7, :7]   # 128×8×8 cropped to 128×7×7
         return self.up3(self.up2(x))                    # 64×14×14 → 1×28×28
 
@@ -39,4 +43,5 @@ class WGANGPCritic(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_image_shape(x, (1, 28, 28), "the WGAN-GP critic")
         return self.net(x).squeeze(1)

@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from gancourse.checkpoints import ProgressFile
+from gancourse.validation import check_count, check_positive
 
 
 def train_classifier(
@@ -44,11 +45,9 @@ def train_classifier(
     Returns:
         ``{"loss": [...], "accuracy": [...]}``, the mean training loss and accuracy of every epoch.
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    if lr <= 0:
-        raise ValueError(f"lr must be positive, got {lr}")
-    if not 0 <= adversarial_weight <= 1:
+    check_count("epochs", epochs)
+    check_positive("lr", lr)
+    if not 0 <= adversarial_weight <= 1:  # also rejects NaN
         raise ValueError(f"adversarial_weight must be in [0, 1], got {adversarial_weight}")
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)

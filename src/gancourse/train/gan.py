@@ -20,6 +20,7 @@ from torch import nn
 
 from gancourse.checkpoints import ProgressFile
 from gancourse.losses import AdversarialLoss, adversarial_loss, clip_weights, gradient_penalty
+from gancourse.validation import check_count, check_positive
 
 NO_PROGRESS_BAR_ENV = "GANCOURSE_NO_PROGRESS_BAR"  # set by the book's pipeline: no bars in executed pages
 
@@ -84,10 +85,11 @@ class GANSetup:
     def __post_init__(self) -> None:
         if isinstance(self.loss, str):
             self.loss = adversarial_loss(self.loss)
-        if self.gradient_penalty_weight < 0:
-            raise ValueError(f"gradient_penalty_weight must be non-negative, got {self.gradient_penalty_weight}")
-        if self.weight_clip is not None and self.weight_clip <= 0:
-            raise ValueError(f"weight_clip must be positive, got {self.weight_clip}")
+        check_positive("gradient_penalty_weight", self.gradient_penalty_weight, allow_zero=True)
+        if self.weight_clip is not None:
+            check_positive("weight_clip", self.weight_clip)
+        if not callable(self.d_steps):
+            check_count("d_steps", self.d_steps)
         if not hasattr(self.generator, "latent_dim"):
             raise TypeError("the generator needs a `latent_dim` attribute (the size of z)")
 
@@ -182,8 +184,8 @@ def train_gan(
         ``d_accuracy`` (probability losses) or ``wasserstein_estimate`` (score losses), one entry per
         generator update (discriminator statistics averaged over that update's ``d_steps``).
     """
-    if iterations < 0:
-        raise ValueError(f"iterations must be non-negative, got {iterations}")
+    check_count("iterations", iterations, minimum=0)
+    check_count("save_every", save_every)
     G, D = setup.generator.to(device), setup.discriminator.to(device)
     history: dict[str, list[float]] = {}
     start = 0
