@@ -112,3 +112,17 @@ def test_aigan_recipe_is_conditional_and_has_a_class_branch(tmp_path, bundle):
     pair, record = zoo.aigan("D", bundle, TINY, seed=0, store=CheckpointStore(tmp_path))
     assert pair["generator"].num_classes == 10 and pair["discriminator"].classify(bundle.test_images[:2]).shape == (2, 10)
     assert len(record.metadata["history"]["success"]) == 2 * TINY.attack_gan_iterations
+
+
+def test_the_rec_classifiers_share_one_projection_equal_to_a_fresh_one():
+    from gancourse.defenses.defense_gan import DefenseGAN
+    from gancourse.models.wgan_gp import WGANGPGenerator
+
+    torch.manual_seed(0)
+    generator, images = WGANGPGenerator().eval(), torch.rand(6, 1, 28, 28)
+    first = zoo._training_reconstructions(generator, "test-generator.pt", images, 3, 11, "cpu")
+    again = zoo._training_reconstructions(generator, "test-generator.pt", images, 3, 11, "cpu")
+    assert again is first                                                   # computed once
+    assert torch.equal(first, DefenseGAN(generator, 128, steps=3, restarts=1, seed=11)(images))
+    other_seed = zoo._training_reconstructions(generator, "test-generator.pt", images, 3, 12, "cpu")
+    assert not torch.equal(other_seed, first)                               # the key includes the seed
