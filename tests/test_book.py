@@ -211,6 +211,7 @@ def test_chapter_11_shows_the_effects_its_prose_claims(layout):
     assert abs(r["ch11_adaptive_PGD_adv_training"] - r["ch11_PGD_20_PGD_adv_training"]) < 0.05
     assert r["ch11_best_worst"] == "PGD adv. training"
     assert min(r[f"ch11_clean_{d}"] for d in training) >= r["ch11_clean_none"] - 0.04        # "little or nothing"
+    assert recorded_results(layout, "06")["ch06_eval_size"] == 10 * r["ch11_n"]                # "ten times as many"
     for d in ("none", *training):                                           # minimum-norm attacks always succeed
         assert r[f"ch11_C_W_L2_{d}"] < 0.05 and r[f"ch11_DeepFool_{d}"] < 0.05 and r[f"ch11_clean_{d}"] <= r["ch11_clean_none"]
     assert r["ch11_l2_C_W_L2_PGD_adv_training"] > r["ch11_l2_C_W_L2_none"]
