@@ -131,7 +131,8 @@ def gan_step_rows(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
     from gancourse.models.stylegan import StyleDiscriminator, StyleGenerator
     from gancourse.models.wgan_gp import WGANGPCritic, WGANGPGenerator
     from gancourse.train.cyclegan import train_cyclegan
-    from gancourse.train.gan import GANSetup, endless, train_gan
+    from gancourse.train.gan import GANSetup, train_gan
+    from gancourse.train.loop import endless
     from gancourse.train.stylegan import train_stylegan
 
     device = x.device

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from gancourse.attacks import FGSM, IFGSM, JSMA, PGD, CarliniWagnerL2, DeepFool, RandFGSM, perturbation_norms
-from gancourse.attacks.base import cross_entropy_gradient, frozen_eval
+from gancourse.attacks.base import cross_entropy_gradient
+from gancourse.networks import frozen_eval
 from gancourse.attacks.cw import cw_margin
 from gancourse.attacks.optimise import optimise_input
 from gancourse.attacks.substitute import jacobian_augmentation, train_substitute
@@ -302,7 +303,7 @@ def test_the_substitute_learns_the_black_box_from_labels_alone(mnist):
     substitute = build_classifier("E")
     history = train_substitute(black_box, substitute, seeds, rounds=4, epochs=5,
                                generator=torch.Generator().manual_seed(0))
-    assert history.set_sizes == [150, 300, 600, 1200] and history.queries == sum(queried) == 2250
+    assert history["set_size"] == [150, 300, 600, 1200] and sum(history["queries"]) == sum(queried) == 2250
     x = bundle.test_images
     assert (predict(substitute, x) == predict(oracle, x)).float().mean() > 0.6
 
@@ -354,7 +355,7 @@ def test_the_detector_learns_to_flag_fgsm_examples(mnist):
     attack = FGSM(model, 0.2)
     torch.manual_seed(0)
     detector = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 2))
-    losses = train_detector(detector, bundle.train_loader, lambda x, y: attack(x, y), epochs=2)
+    losses = train_detector(detector, bundle.train_loader, lambda x, y: attack(x, y), epochs=2)["loss"]
     assert losses[-1] < losses[0]
     x, y = bundle.test_images[:300], bundle.test_labels[:300]
     clean_flagged = (detection_scores(detector, x) > 0).float().mean()

@@ -22,7 +22,8 @@ from gancourse.models.toy import MLPDiscriminator, MLPGenerator
 from gancourse.models.wgan_gp import WGANGPCritic, WGANGPGenerator
 from gancourse.runtime import start_chapter
 from gancourse.train.classifier import train_classifier
-from gancourse.train.gan import GANSetup, endless, train_gan
+from gancourse.train.gan import GANSetup, train_gan
+from gancourse.train.loop import endless
 
 GREY = torch.rand(2, 1, 28, 28)
 CLASSES = [f"class {k}" for k in range(10)]

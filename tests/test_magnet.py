@@ -22,7 +22,7 @@ def trained():
     bundle = make_loaders("mnist5k", PROFILE, seed=0)
     torch.manual_seed(0)
     autoencoder = magnet_autoencoder()
-    losses = train_autoencoder(autoencoder, bundle.train_loader, epochs=8)
+    losses = train_autoencoder(autoencoder, bundle.train_loader, epochs=8)["loss"]
     return bundle, autoencoder, losses
 
 

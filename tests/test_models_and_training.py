@@ -116,13 +116,13 @@ def test_an_interrupted_training_resumes_after_the_last_finished_epoch(tmp_path)
     with pytest.raises(KeyboardInterrupt):
         train_classifier(model, interrupted, epochs=3, progress=progress)
     saved = progress.load()
-    assert saved["epoch"] == 0 and len(saved["history"]["loss"]) == 1
+    assert saved["step"] == 1 and len(saved["history"]["loss"]) == 1
 
     resumed_loader = InterruptingLoader(loader, fail_on_pass=0)
     history = train_classifier(build_classifier("E"), resumed_loader, epochs=3, progress=progress)
     assert resumed_loader.passes == 2  # epochs 1 and 2 only
     assert len(history["loss"]) == 3 and history["loss"][0] == saved["history"]["loss"][0]
-    assert not progress.path.exists()
+    assert progress.load()["step"] == 3   # the checkpoint store deletes it once the model is stored
 
 
 def test_training_arguments_are_checked():

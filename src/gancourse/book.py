@@ -31,7 +31,7 @@ from gancourse.files import atomic_write
 from gancourse.paths import repository_root
 from gancourse.profiles import PROFILES
 from gancourse.results import read_recorded
-from gancourse.train.gan import NO_PROGRESS_BAR_ENV
+from gancourse.train.loop import NO_PROGRESS_BAR_ENV
 
 RUN_INFO_TAG = "run-info"
 INSTALL_URL_PATTERN = re.compile(r"git\+https://[^\s\"'\\]+")

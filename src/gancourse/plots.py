@@ -142,7 +142,7 @@ def plot_epsilon_panel(model: torch.nn.Module, image: torch.Tensor, label: int, 
     probabilities on it (true class green, predicted class red when wrong). The static equivalent of
     :func:`gancourse.widgets.epsilon_slider`."""
     from gancourse.attacks import FGSM
-    from gancourse.attacks.base import frozen_eval
+    from gancourse.networks import frozen_eval
 
     if image.dim() != 3:
         raise ValueError(f"image must be C×H×W, got shape {tuple(image.shape)}")

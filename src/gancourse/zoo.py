@@ -39,7 +39,8 @@ from gancourse.models.wgan_gp import WGANGPCritic, WGANGPGenerator
 from gancourse.profiles import Profile
 from gancourse.train.classifier import train_classifier
 from gancourse.train.cyclegan import CYCLE_WEIGHT, train_cyclegan
-from gancourse.train.gan import GANSetup, Snapshots, endless, train_gan
+from gancourse.train.gan import GANSetup, Snapshots, train_gan
+from gancourse.train.loop import endless
 from gancourse.train.stylegan import train_stylegan
 
 ENSEMBLE_SOURCES = "ABCD"  # ensemble adversarial training of model X mixes in the others' FGSM examples
@@ -152,7 +153,7 @@ def detector(name: str, eps: float, bundle: DataBundle, profile: Profile, seed: 
         started = time.perf_counter()
         losses = train_detector(model, bundle.train_loader, make_adversarial, profile.adversarial_epochs,
                                 device=device, progress=progress)
-        return {"train_loss": losses, "train_seconds": time.perf_counter() - started}
+        return {"train_loss": losses["loss"], "train_seconds": time.perf_counter() - started}
 
     store = store or CheckpointStore()
     model, record = store.load_or_train(f"detector-{name}", config, build, train)
@@ -305,7 +306,7 @@ def magnet(bundle: DataBundle, profile: Profile, seed: int, device: torch.device
     def train(model: nn.Module, progress: ProgressFile) -> dict[str, object]:
         started = time.perf_counter()
         losses = train_autoencoder(model, bundle.train_loader, epochs, lr=1e-2, device=device, progress=progress)
-        return {"train_loss": losses, "train_seconds": time.perf_counter() - started}
+        return {"train_loss": losses["loss"], "train_seconds": time.perf_counter() - started}
 
     store = store or CheckpointStore()
     model, record = store.load_or_train("magnet-autoencoder", config, build, train)
@@ -383,7 +384,7 @@ def distilled_student(name: str, bundle: DataBundle, profile: Profile, seed: int
         losses = distill(student, lambda images: torch.softmax(black_box(images.to(device)), dim=1),
                          bundle.train_images, epochs=profile.classifier_epochs, batch_size=profile.batch_size,
                          generator=torch.Generator().manual_seed(seed))
-        return {"train_loss": losses, "train_seconds": time.perf_counter() - started,
+        return {"train_loss": losses["loss"], "train_seconds": time.perf_counter() - started,
                 "queries": len(bundle.train_images)}
 
     store = store or CheckpointStore()
@@ -523,7 +524,7 @@ def substitute(name: str, bundle: DataBundle, profile: Profile, seed: int, devic
         history = train_substitute(lambda images: predict(oracle, images), model,
                                    bundle.test_images[-SUBSTITUTE_SEEDS:].to(device), rounds=rounds, epochs=epochs,
                                    lam=0.1, device=device, generator=torch.Generator().manual_seed(seed))
-        return {"queries": history.queries, "train_seconds": time.perf_counter() - started}
+        return {"queries": int(sum(history["queries"])), "train_seconds": time.perf_counter() - started}
 
     store = store or CheckpointStore()
     model, record = store.load_or_train(f"substitute-of-{name}", config, build, train)

@@ -23,11 +23,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gancourse.attacks.base import Attack, frozen_eval, model_device
+from gancourse.attacks.base import Attack
+from gancourse.networks import frozen_eval, model_device
 from gancourse.attacks.cw import cw_margin
 from gancourse.checkpoints import ProgressFile
 from gancourse.losses import d_loss_least_squares, g_loss_least_squares
-from gancourse.train.gan import endless
+from gancourse.train.loop import History, TrainingRun, adam_parts, endless
 from gancourse.validation import check_count, check_positive
 
 Goal = Callable[[torch.Tensor], torch.Tensor]   # true labels y of a batch → the labels the loss uses
@@ -61,72 +62,22 @@ def adversarial_margin_loss(logits: torch.Tensor, goal: torch.Tensor, targeted: 
     return cw_margin(logits, goal, targeted, kappa).mean()
 
 
-def training_parts(generator: nn.Module, discriminator: nn.Module, lr: float, device: torch.device | str,
-                   betas: tuple[float, float] = (0.5, 0.999)) -> dict[str, nn.Module | torch.optim.Optimizer]:
-    """Move both networks to ``device`` and give each its Adam(lr, betas) optimiser: the parts a resumable
-    training saves and restores (:func:`save_training`, :func:`restore_training`)."""
-    generator.to(device)
-    discriminator.to(device)
-    return {"generator": generator, "discriminator": discriminator,
-            "optimiser_g": torch.optim.Adam(generator.parameters(), lr=lr, betas=betas),
-            "optimiser_d": torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)}
-
-
-def restore_training(progress: ProgressFile | None,
-                     parts: Mapping[str, nn.Module | torch.optim.Optimizer]) -> dict[str, list[float]] | None:
-    """Load every part's state (networks and optimisers, by name) from ``progress`` and return the saved
-    per-step history; None when there is nothing to resume."""
-    state = progress.load() if progress is not None else None
-    if state is None:
-        return None
-    for name, part in parts.items():
-        part.load_state_dict(state[name])
-    return {key: list(values) for key, values in state["history"].items()}
-
-
-def save_training(progress: ProgressFile | None, parts: Mapping[str, nn.Module | torch.optim.Optimizer],
-                  history: Mapping[str, list[float]]) -> None:
-    """Save every part's state and the history to ``progress`` (atomically, by :class:`ProgressFile`)."""
-    if progress is not None:
-        progress.save({**{name: part.state_dict() for name, part in parts.items()}, "history": dict(history)})
-
-
-def log_step(history: dict[str, list[float]], values: Mapping[str, torch.Tensor], step: int, iterations: int,
-             progress: ProgressFile | None, parts: Mapping[str, nn.Module | torch.optim.Optimizer],
-             save_every: int) -> None:
-    """Append one step's ``values`` to ``history``; save the training state every ``save_every`` steps and
-    after the last one."""
-    for key, value in values.items():
-        history[key].append(value.item())
-    if (step + 1) % save_every == 0 or step + 1 == iterations:
-        save_training(progress, parts, history)
-
-
-def finish_training(progress: ProgressFile | None, *networks: nn.Module) -> None:
-    """Leave the networks in eval mode and delete the progress file (the caller stores the result)."""
-    for network in networks:
-        network.eval()
-    if progress is not None:
-        progress.clear()
-
-
 def train_advgan(generator: nn.Module, discriminator: nn.Module, target_model: nn.Module, loader: DataLoader,
                  iterations: int, *, target: int | None = None, weights: AdvGANWeights = DEFAULT_WEIGHTS,
                  lr: float = 1e-3, device: torch.device | str = "cpu", progress: ProgressFile | None = None,
-                 save_every: int = 100) -> dict[str, list[float]]:
+                 save_every: int = 100) -> History:
     """Train an (unconditional) AdvGAN generator for ``iterations`` steps: towards class ``target``, or
     untargeted when ``target`` is None. Adam(lr, β = (0.5, 0.999)) for both networks. Resumable: the state
     is saved to ``progress`` every ``save_every`` steps. Returns per-step losses and the batch success rate."""
     check_count("iterations", iterations)
-    parts = training_parts(generator, discriminator, lr, device)
-    optimiser_g, optimiser_d = parts["optimiser_g"], parts["optimiser_d"]
-    history = restore_training(progress, parts) or {key: [] for key in ("d_loss", "adv_loss", "gan_loss",
-                                                                         "hinge_loss", "success")}
+    parts = adam_parts({"generator": generator, "discriminator": discriminator}, lr, device)
+    optimiser_g, optimiser_d = parts["optimiser_generator"], parts["optimiser_discriminator"]
+    run = TrainingRun(parts, iterations, progress=progress, save_every=save_every, description="AdvGAN")
     batches = endless(loader)
     generator.train()
     discriminator.train()
     with frozen_eval(target_model):
-        for step in range(len(history["d_loss"]), iterations):
+        for _step in run:
             images, labels = (tensor.to(device) for tensor in next(batches))
             goal = labels if target is None else torch.full_like(labels, target)
             perturbation = generator(images)
@@ -148,10 +99,9 @@ def train_advgan(generator: nn.Module, discriminator: nn.Module, target_model: n
 
             predicted = logits.argmax(1)
             success = (predicted == goal) if target is not None else (predicted != goal)
-            log_step(history, {"d_loss": d_loss, "adv_loss": adv_loss, "gan_loss": gan_loss, "hinge_loss": hinge,
-                               "success": success.float().mean()}, step, iterations, progress, parts, save_every)
-    finish_training(progress, generator, discriminator)
-    return history
+            run.log(d_loss=d_loss, adv_loss=adv_loss, gan_loss=gan_loss, hinge_loss=hinge,
+                    success=success.float().mean())
+    return run.finish(generator, discriminator)
 
 
 class AdvGAN(Attack):
@@ -194,19 +144,24 @@ class AdvGAN(Attack):
             return (generator(inputs) if target is None else generator(inputs, target.to(device))).to(x.device)
 
 
-def distill(student: nn.Module, teacher: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
-            *, epochs: int = 1, lr: float = 1e-3, batch_size: int = 64, temperature: float = 1.0,
-            generator: torch.Generator | None = None) -> list[float]:
-    """Fit ``student`` to the black box's output probabilities on ``images`` by minimising
-    KL(teacher(x) ‖ student(x)) = E Σ_j p_j (log p_j − log softmax(Z_s(x)/T)_j) (static distillation; the
-    dynamic variant calls this again on each round's adversarial examples). ``teacher`` maps images to
-    probabilities (a query). Returns the mean loss of every epoch; the student is left in eval mode."""
-    check_count("epochs", epochs)
+def query_black_box(black_box: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor) -> torch.Tensor:
+    """The black box's answers (probabilities) on ``images``, asked in chunks of 512: ``len(images)`` queries."""
     with torch.no_grad():
-        targets = torch.cat([teacher(images[i:i + 512]) for i in range(0, len(images), 512)])
+        return torch.cat([black_box(images[i:i + 512]) for i in range(0, len(images), 512)])
+
+
+def fit_student(student: nn.Module, images: torch.Tensor, answers: torch.Tensor, *, epochs: int = 1,
+                lr: float = 1e-3, batch_size: int = 64, temperature: float = 1.0,
+                generator: torch.Generator | None = None) -> History:
+    """Fit ``student`` to the black box's ``answers`` (probabilities p) on ``images`` by minimising
+    KL(p ‖ student(x)) = E Σ_j p_j (log p_j − log softmax(Z_s(x)/T)_j). Returns ``{"loss": [...]}``, the
+    mean loss of every epoch; the student is left in eval mode."""
+    check_count("epochs", epochs)
+    if len(answers) != len(images):
+        raise ValueError(f"one answer per image is needed: {len(answers)} answers for {len(images)} images")
     optimiser = torch.optim.Adam(student.parameters(), lr=lr)
     device = model_device(student)
-    losses = []
+    history: History = {"loss": []}
     student.train()
     for _ in range(epochs):
         order = torch.randperm(len(images), generator=generator)
@@ -214,43 +169,54 @@ def distill(student: nn.Module, teacher: Callable[[torch.Tensor], torch.Tensor],
         for start in range(0, len(images), batch_size):
             rows = order[start:start + batch_size]
             log_probabilities = F.log_softmax(student(images[rows].to(device)) / temperature, dim=1)
-            loss = F.kl_div(log_probabilities, targets[rows].to(device), reduction="batchmean")
+            loss = F.kl_div(log_probabilities, answers[rows].to(device), reduction="batchmean")
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             total += loss.item() * len(rows)
-        losses.append(total / len(images))
+        history["loss"].append(total / len(images))
     student.eval()
-    return losses
+    return history
+
+
+def distill(student: nn.Module, teacher: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
+            *, epochs: int = 1, lr: float = 1e-3, batch_size: int = 64, temperature: float = 1.0,
+            generator: torch.Generator | None = None) -> History:
+    """Static distillation: query the black box ``teacher`` (images → probabilities) once on ``images`` and
+    :func:`fit_student` to its answers."""
+    return fit_student(student, images, query_black_box(teacher, images), epochs=epochs, lr=lr,
+                       batch_size=batch_size, temperature=temperature, generator=generator)
 
 
 def train_advgan_dynamic(generator: nn.Module, discriminator: nn.Module, student: nn.Module,
                          black_box: Callable[[torch.Tensor], torch.Tensor], loader: DataLoader,
                          query_images: torch.Tensor, rounds: int, iterations_per_round: int, *,
                          target: int | None = None, weights: AdvGANWeights = DEFAULT_WEIGHTS, lr: float = 1e-3,
-                         device: torch.device | str = "cpu") -> dict[str, list[float]]:
+                         device: torch.device | str = "cpu") -> History:
     """Black-box AdvGAN with dynamic distillation (Xiao et al. 2018): alternate ``rounds`` times between
     (1) training G for ``iterations_per_round`` steps against the current student s, and (2) querying the
-    black box b (images → probabilities) on ``query_images`` and on their current adversarial versions, and
-    fitting the student to its answers,
+    black box b (images → probabilities) on the current adversarial versions of ``query_images`` and
+    fitting the student to its answers there and on the clean images,
 
         min_s  KL(b(x) ‖ s(x)) + KL(b(x + G(x)) ‖ s(x + G(x))),
 
-    so that the student follows the black box where the generator is taking the images. The student
-    should be statically distilled first (:func:`distill`). Returns per-round black-box queries and the
-    student's agreement with the black box on the adversarial queries."""
+    so that the student follows the black box where the generator is taking the images. The clean answers
+    b(x) are asked once (the first round) and reused. The student should be statically distilled first
+    (:func:`distill`). Returns per round: the black-box queries made, the student's agreement with the
+    black box on the adversarial queries, and the generator's success over its last 20 steps."""
     check_count("rounds", rounds)
-    report: dict[str, list[float]] = {"queries": [], "agreement": [], "success": []}
-    for _ in range(rounds):
+    report: History = {"queries": [], "agreement": [], "success": []}
+    clean_answers = query_black_box(black_box, query_images)
+    for round_index in range(rounds):
         history = train_advgan(generator, discriminator, student, loader, iterations_per_round, target=target,
                                weights=weights, lr=lr, device=device)
         adversarial = (query_images + AdvGAN.run_generator(generator, query_images)).clamp(0, 1)
+        answers = query_black_box(black_box, adversarial)
         with torch.no_grad():
-            answers = torch.cat([black_box(adversarial[i:i + 512]) for i in range(0, len(adversarial), 512)])
             mine = torch.cat([student(adversarial[i:i + 512].to(model_device(student))).argmax(1).cpu()
                               for i in range(0, len(adversarial), 512)])
         report["agreement"].append((mine == answers.argmax(1).cpu()).float().mean().item())
         report["success"].append(sum(history["success"][-20:]) / len(history["success"][-20:]))
-        distill(student, black_box, torch.cat([query_images, adversarial]), epochs=1, lr=lr)
-        report["queries"].append(2 * len(query_images))
+        fit_student(student, torch.cat([query_images, adversarial]), torch.cat([clean_answers, answers]), lr=lr)
+        report["queries"].append(float(len(query_images) * (2 if round_index == 0 else 1)))
     return report

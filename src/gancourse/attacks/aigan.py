@@ -26,17 +26,14 @@ from gancourse.attacks.advgan import (
     AdvGAN,
     AdvGANWeights,
     adversarial_margin_loss,
-    finish_training,
     hinge_loss,
-    log_step,
-    restore_training,
-    training_parts,
 )
-from gancourse.attacks.base import Attack, frozen_eval
+from gancourse.attacks.base import Attack
 from gancourse.attacks.pgd import PGD
 from gancourse.checkpoints import ProgressFile
 from gancourse.losses import d_loss_least_squares, g_loss_least_squares
-from gancourse.train.gan import endless
+from gancourse.networks import frozen_eval
+from gancourse.train.loop import History, TrainingRun, adam_parts, endless
 from gancourse.validation import check_count, check_positive
 
 
@@ -62,7 +59,7 @@ def train_aigan(generator: nn.Module, discriminator: nn.Module, target_model: nn
                 iterations: int, *, weights: AdvGANWeights = DEFAULT_WEIGHTS, gamma: float = 1.0,
                 attacker_eps: float = 0.3, attacker_steps: int = 5, lr: float = 1e-3,
                 device: torch.device | str = "cpu", progress: ProgressFile | None = None, save_every: int = 100,
-                seed: int = 0) -> dict[str, list[float]]:
+                seed: int = 0) -> History:
     """Train AI-GAN's generator and two-branch discriminator for ``iterations`` steps (see the module
     docstring); the attacker is PGD with ``attacker_eps`` and ``attacker_steps``. Resumable like
     :func:`gancourse.attacks.advgan.train_advgan`. Returns per-step losses, the batch success rate towards
@@ -73,15 +70,14 @@ def train_aigan(generator: nn.Module, discriminator: nn.Module, target_model: nn
     if not num_classes or getattr(discriminator, "classes", None) is None:
         raise ValueError("AI-GAN needs a class-conditioned generator and a discriminator with a class branch "
                          "(PerturbationGenerator(num_classes=K), PerturbationDiscriminator(num_classes=K))")
-    parts = training_parts(generator, discriminator, lr, device)
-    optimiser_g, optimiser_d = parts["optimiser_g"], parts["optimiser_d"]
-    history = restore_training(progress, parts) or {key: [] for key in (
-        "d_loss", "adv_loss", "gan_loss", "hinge_loss", "branch_loss", "success", "branch_robust_accuracy")}
-    random = torch.Generator().manual_seed(seed + len(history["d_loss"]))
+    parts = adam_parts({"generator": generator, "discriminator": discriminator}, lr, device)
+    optimiser_g, optimiser_d = parts["optimiser_generator"], parts["optimiser_discriminator"]
+    run = TrainingRun(parts, iterations, progress=progress, save_every=save_every, description="AI-GAN")
+    random = torch.Generator().manual_seed(seed + run.step)
     attacker = PGD(ClassBranch(discriminator), attacker_eps, steps=attacker_steps)
     batches = endless(loader)
     with frozen_eval(target_model):
-        for step in range(len(history["d_loss"]), iterations):
+        for _step in run:
             images, labels = (tensor.to(device) for tensor in next(batches))
             targets = random_other_classes(labels, num_classes, random)
             generator.train()
@@ -111,11 +107,9 @@ def train_aigan(generator: nn.Module, discriminator: nn.Module, target_model: nn
 
             with torch.no_grad():
                 robust = (discriminator.classify(attacked).argmax(1) == labels).float().mean()
-            log_step(history, {"d_loss": d_loss, "adv_loss": adv_loss, "gan_loss": gan_loss, "hinge_loss": hinge,
-                               "branch_loss": branch_loss, "success": (logits.argmax(1) == targets).float().mean(),
-                               "branch_robust_accuracy": robust}, step, iterations, progress, parts, save_every)
-    finish_training(progress, generator, discriminator)
-    return history
+            run.log(d_loss=d_loss, adv_loss=adv_loss, gan_loss=gan_loss, hinge_loss=hinge, branch_loss=branch_loss,
+                    success=(logits.argmax(1) == targets).float().mean(), branch_robust_accuracy=robust)
+    return run.finish(generator, discriminator)
 
 
 class AIGAN(Attack):

@@ -19,45 +19,14 @@ minimum-perturbation attacks (DeepFool, C&W) that have no budget, only the box [
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gancourse.networks import frozen_eval, input_gradient, model_device
 from gancourse.validation import check_images, check_labels, check_positive
 
 NORMS = ("linf", "l2", "l0", None)
-
-
-@contextmanager
-def frozen_eval(model: nn.Module) -> Iterator[nn.Module]:
-    """Run a block with ``model`` in eval mode and its parameters' ``requires_grad`` off; restore both after."""
-    was_training = model.training
-    flags = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
-    model.eval()
-    for parameter, _ in flags:
-        parameter.requires_grad_(False)
-    try:
-        yield model
-    finally:
-        for parameter, flag in flags:
-            parameter.requires_grad_(flag)
-        model.train(was_training)
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (CPU for a model without parameters)."""
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
-
-
-def input_gradient(loss: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """∇_x loss(x) for a scalar-valued ``loss``, without touching any parameter's ``.grad``."""
-    x = x.detach().requires_grad_(True)
-    gradient, = torch.autograd.grad(loss(x), x)
-    return gradient
 
 
 def cross_entropy_gradient(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

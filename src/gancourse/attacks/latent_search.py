@@ -18,7 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gancourse.attacks.base import Attack, frozen_eval
+from gancourse.attacks.base import Attack
+from gancourse.networks import frozen_eval
 from gancourse.attacks.cw import cw_margin
 from gancourse.defenses.defense_gan import DefenseGAN
 from gancourse.validation import check_count, check_positive

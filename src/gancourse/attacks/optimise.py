@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gancourse.attacks.base import frozen_eval
+from gancourse.networks import frozen_eval
 from gancourse.validation import check_count, check_images, check_labels, check_positive
 
 

@@ -17,23 +17,15 @@ round, λ = 0.1, model E as the substitute.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from gancourse.attacks.base import frozen_eval, input_gradient
+from gancourse.networks import frozen_eval, input_gradient
 from gancourse.train.classifier import train_classifier
+from gancourse.train.loop import History
 from gancourse.validation import check_count, check_images, check_positive
-
-
-@dataclass
-class SubstituteHistory:
-    """What the substitute attack cost: oracle queries, and the training-set size of every round."""
-
-    queries: int = 0
-    set_sizes: list[int] = field(default_factory=list)
 
 
 def jacobian_augmentation(substitute: nn.Module, images: torch.Tensor, labels: torch.Tensor,
@@ -57,7 +49,7 @@ def train_substitute(
     batch_size: int = 32,
     device: torch.device | str = "cpu",
     generator: torch.Generator | None = None,
-) -> SubstituteHistory:
+) -> History:
     """Train ``substitute`` in place from ``oracle``'s labels, with Jacobian-based dataset augmentation.
 
     Args:
@@ -69,19 +61,19 @@ def train_substitute(
         generator: shuffles the training batches (reproducibility).
 
     Returns:
-        The oracle queries made and the size of the training set in every round.
+        Per round: ``queries`` (oracle queries made) and ``set_size`` (the substitute's training-set size).
     """
     check_images(seed_images, "seed_images")
     check_count("rounds", rounds)
     check_count("epochs", epochs)
     check_positive("lam", lam)
-    history = SubstituteHistory()
+    history: History = {"queries": [], "set_size": []}
     images = seed_images.detach().to(device)
     substitute.to(device)
     for round_index in range(rounds):
         labels = oracle(images).to(device)
-        history.queries += len(images)
-        history.set_sizes.append(len(images))
+        history["queries"].append(float(len(images)))
+        history["set_size"].append(float(len(images)))
         loader = DataLoader(TensorDataset(images.cpu(), labels.cpu()), batch_size=batch_size, shuffle=True,
                             generator=generator)
         train_classifier(substitute, loader, epochs, lr=1e-3, device=device)

@@ -23,11 +23,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gancourse.attacks.advgan import finish_training, log_step, restore_training, training_parts
-from gancourse.attacks.base import frozen_eval, model_device
+from gancourse.networks import frozen_eval, model_device
 from gancourse.checkpoints import ProgressFile
 from gancourse.losses import d_loss_minimax, g_loss_non_saturating
-from gancourse.train.gan import endless
+from gancourse.train.loop import History, TrainingRun, adam_parts, endless
 from gancourse.validation import check_count, check_images, check_positive
 
 
@@ -81,17 +80,16 @@ def train_ape_gan(generator: nn.Module, discriminator: nn.Module,
                   make_adversarial: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], loader: DataLoader,
                   iterations: int, *, weights: APEGANWeights = LECTURE_WEIGHTS, lr: float = 2e-4,
                   device: torch.device | str = "cpu", progress: ProgressFile | None = None,
-                  save_every: int = 100) -> dict[str, list[float]]:
+                  save_every: int = 100) -> History:
     """Train APE-G and APE-D for ``iterations`` D steps (each followed by ``weights.generator_steps`` G steps)
     on ``make_adversarial(images, labels)`` of every batch, Adam(lr, β = (0.5, 0.999)) as in the official
     code. Resumable through ``progress``. Returns per-step D loss and the generator's loss terms."""
     check_count("iterations", iterations)
-    parts = training_parts(generator, discriminator, lr, device)
-    optimiser_g, optimiser_d = parts["optimiser_g"], parts["optimiser_d"]
-    history = restore_training(progress, parts) or {key: [] for key in ("d_loss", "mse", "adversarial",
-                                                                         "coherence")}
+    parts = adam_parts({"generator": generator, "discriminator": discriminator}, lr, device)
+    optimiser_g, optimiser_d = parts["optimiser_generator"], parts["optimiser_discriminator"]
+    run = TrainingRun(parts, iterations, progress=progress, save_every=save_every, description="APE-GAN")
     batches = endless(loader)
-    for step in range(len(history["d_loss"]), iterations):
+    for _step in run:
         images, labels = (tensor.to(device) for tensor in next(batches))
         adversarial = make_adversarial(images, labels).detach()
         generator.train()
@@ -106,10 +104,8 @@ def train_ape_gan(generator: nn.Module, discriminator: nn.Module,
             optimiser_g.zero_grad(set_to_none=True)
             terms["loss"].backward()
             optimiser_g.step()
-        log_step(history, {"d_loss": d_loss, "mse": terms["mse"], "adversarial": terms["adversarial"],
-                           "coherence": terms["coherence"]}, step, iterations, progress, parts, save_every)
-    finish_training(progress, generator, discriminator)
-    return history
+        run.log(d_loss=d_loss, mse=terms["mse"], adversarial=terms["adversarial"], coherence=terms["coherence"])
+    return run.finish(generator, discriminator)
 
 
 class APEGAN(nn.Module):

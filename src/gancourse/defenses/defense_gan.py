@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gancourse.attacks.base import frozen_eval, model_device
+from gancourse.networks import frozen_eval, model_device
 from gancourse.validation import check_count, check_images, check_positive
 
 

@@ -21,6 +21,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from gancourse.checkpoints import ProgressFile
+from gancourse.train.loop import History, TrainingRun
+from gancourse.validation import check_count
 
 CLEAN, ADVERSARIAL = 0, 1
 
@@ -38,20 +40,16 @@ def detector_network() -> nn.Sequential:
 def train_detector(detector: nn.Module, loader: DataLoader,
                    make_adversarial: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], epochs: int, *,
                    lr: float = 1e-3, device: torch.device | str = "cpu",
-                   progress: ProgressFile | None = None) -> list[float]:
+                   progress: ProgressFile | None = None) -> History:
     """Train ``detector`` on every batch twice over: the clean images (label 0) and
-    ``make_adversarial(images, labels)`` (label 1). Returns the mean loss of every epoch; resumable."""
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    ``make_adversarial(images, labels)`` (label 1). Returns ``{"loss": [...]}``, the mean loss of every
+    epoch; resumable."""
+    check_count("epochs", epochs)
     detector.to(device)
-    optimizer = torch.optim.Adam(detector.parameters(), lr=lr)
-    losses: list[float] = []
-    state = progress.load() if progress is not None else None
-    if state is not None:
-        detector.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        losses = list(state["losses"])
-    for _ in range(len(losses), epochs):
+    run = TrainingRun({"detector": detector, "optimiser_detector": torch.optim.Adam(detector.parameters(), lr=lr)},
+                      epochs, progress=progress, save_every=1, description="detector epochs")
+    optimiser = run.parts["optimiser_detector"]
+    for _epoch in run:
         detector.train()
         total, seen = 0.0, 0
         for images, labels in loader:
@@ -59,17 +57,12 @@ def train_detector(detector: nn.Module, loader: DataLoader,
             inputs = torch.cat([images, make_adversarial(images, labels)])
             kinds = torch.cat([torch.full((len(images),), CLEAN), torch.full((len(images),), ADVERSARIAL)])
             loss = F.cross_entropy(detector(inputs), kinds.to(device))
-            optimizer.zero_grad(set_to_none=True)
+            optimiser.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            optimiser.step()
             total, seen = total + loss.item() * len(inputs), seen + len(inputs)
-        losses.append(total / seen)
-        if progress is not None:
-            progress.save({"model": detector.state_dict(), "optimizer": optimizer.state_dict(), "losses": losses})
-    detector.eval()
-    if progress is not None:
-        progress.clear()
-    return losses
+        run.log(loss=total / seen)
+    return run.finish(detector)
 
 
 def detection_scores(detector: nn.Module, images: torch.Tensor) -> torch.Tensor:

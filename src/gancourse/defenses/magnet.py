@@ -18,9 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gancourse.attacks.base import frozen_eval, model_device
+from gancourse.networks import frozen_eval, model_device
 from gancourse.checkpoints import ProgressFile
-from gancourse.validation import check_images
+from gancourse.train.loop import History, TrainingRun
+from gancourse.validation import check_count, check_images, check_positive
 
 
 def magnet_autoencoder(channels: int = 1) -> nn.Sequential:
@@ -37,40 +38,31 @@ def magnet_autoencoder(channels: int = 1) -> nn.Sequential:
 
 def train_autoencoder(autoencoder: nn.Module, loader: DataLoader, epochs: int, *, noise: float = 0.1,
                       lr: float = 1e-2, device: torch.device | str = "cpu",
-                      progress: ProgressFile | None = None) -> list[float]:
-    """Minimise the denoising loss of the module docstring with Adam; returns every epoch's mean loss.
+                      progress: ProgressFile | None = None) -> History:
+    """Minimise the denoising loss of the module docstring with Adam; returns ``{"loss": [...]}``, every
+    epoch's mean loss.
     The default lr is 1e-2: with 1e-3 the all-sigmoid network sits at the mean image for tens of epochs.
     Resumable through ``progress`` like the classifiers."""
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    if noise < 0:
-        raise ValueError(f"noise must be non-negative, got {noise}")
+    check_count("epochs", epochs)
+    check_positive("noise", noise, allow_zero=True)
     autoencoder.to(device)
-    optimizer = torch.optim.Adam(autoencoder.parameters(), lr=lr)
-    losses: list[float] = []
-    state = progress.load() if progress is not None else None
-    if state is not None:
-        autoencoder.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        losses = list(state["losses"])
-    for _ in range(len(losses), epochs):
+    run = TrainingRun({"autoencoder": autoencoder,
+                       "optimiser_autoencoder": torch.optim.Adam(autoencoder.parameters(), lr=lr)}, epochs,
+                      progress=progress, save_every=1, description="MagNet autoencoder epochs")
+    optimiser = run.parts["optimiser_autoencoder"]
+    for _epoch in run:
         autoencoder.train()
         total, seen = 0.0, 0
         for images, _labels in loader:
             images = images.to(device)
             noisy = (images + noise * torch.randn_like(images)).clamp(0, 1)
             loss = F.mse_loss(autoencoder(noisy), images)
-            optimizer.zero_grad(set_to_none=True)
+            optimiser.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            optimiser.step()
             total, seen = total + loss.item() * len(images), seen + len(images)
-        losses.append(total / seen)
-        if progress is not None:
-            progress.save({"model": autoencoder.state_dict(), "optimizer": optimizer.state_dict(), "losses": losses})
-    autoencoder.eval()
-    if progress is not None:
-        progress.clear()
-    return losses
+        run.log(loss=total / seen)
+    return run.finish(autoencoder)
 
 
 class MagNet(nn.Module):

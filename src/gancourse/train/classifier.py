@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from gancourse.checkpoints import ProgressFile
+from gancourse.train.loop import History, TrainingRun
 from gancourse.validation import check_count, check_positive
 
 
@@ -23,7 +24,7 @@ def train_classifier(
     progress: ProgressFile | None = None,
     adversary: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     adversarial_weight: float = 0.5,
-) -> dict[str, list[float]]:
+) -> History:
     """Minimise the cross-entropy  L(θ) = −E_(x,y) log softmax(f_θ(x))_y  with Adam; with an adversary,
     the adversarial objective of Goodfellow et al. (2015) and Madry et al. (2018)
 
@@ -37,8 +38,8 @@ def train_classifier(
         epochs: passes over ``loader``.
         lr: Adam's learning rate (the Defense-GAN paper trains its classifiers with 1e-3).
         device: where to train.
-        progress: if given, the state after every epoch is saved there and a rerun resumes from it;
-            it is cleared when training finishes.
+        progress: if given, the state after every epoch is saved there and a rerun resumes from it
+            (:class:`gancourse.train.loop.TrainingRun`).
         adversary: builds adversarial versions of each batch against the model being trained.
         adversarial_weight: w above, in [0, 1].
 
@@ -50,16 +51,10 @@ def train_classifier(
     if not 0 <= adversarial_weight <= 1:  # also rejects NaN
         raise ValueError(f"adversarial_weight must be in [0, 1], got {adversarial_weight}")
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
-    first_epoch = 0
-    state = progress.load() if progress is not None else None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        history = {key: list(values) for key, values in state["history"].items()}
-        first_epoch = state["epoch"] + 1
-    for epoch in range(first_epoch, epochs):
+    run = TrainingRun({"model": model, "optimiser_model": torch.optim.Adam(model.parameters(), lr=lr)}, epochs,
+                      progress=progress, save_every=1, description="classifier epochs")
+    optimiser = run.parts["optimiser_model"]
+    for _epoch in run:
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
         for images, labels in loader:
@@ -69,18 +64,11 @@ def train_classifier(
             if adversary is not None:
                 adversarial_loss = F.cross_entropy(model(adversary(model, images, labels)), labels)
                 loss = (1 - adversarial_weight) * loss + adversarial_weight * adversarial_loss
-            optimizer.zero_grad(set_to_none=True)
+            optimiser.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            optimiser.step()
             total_loss += loss.item() * len(labels)
             correct += (logits.argmax(1) == labels).sum().item()
             seen += len(labels)
-        history["loss"].append(total_loss / seen)
-        history["accuracy"].append(correct / seen)
-        if progress is not None:
-            progress.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                           "history": history, "epoch": epoch})
-    model.eval()
-    if progress is not None:
-        progress.clear()
-    return history
+        run.log(loss=total_loss / seen, accuracy=correct / seen)
+    return run.finish(model)

@@ -21,10 +21,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gancourse.attacks.advgan import finish_training, log_step, restore_training
 from gancourse.checkpoints import ProgressFile
 from gancourse.losses import d_loss_least_squares, g_loss_least_squares
-from gancourse.train.gan import endless
+from gancourse.train.loop import History, TrainingRun, endless
 from gancourse.validation import check_count, check_positive
 
 CYCLE_WEIGHT = 10.0    # λ_cyc of the paper
@@ -75,7 +74,7 @@ def domain_batches(loader: DataLoader) -> Iterator[torch.Tensor]:
 def train_cyclegan(networks: nn.ModuleDict, loader_a: DataLoader, loader_b: DataLoader, iterations: int, *,
                    cycle_weight: float = CYCLE_WEIGHT, identity_weight: float = IDENTITY_WEIGHT,
                    lr: float = 2e-4, device: torch.device | str = "cpu", progress: ProgressFile | None = None,
-                   save_every: int = 100, seed: int = 0) -> dict[str, list[float]]:
+                   save_every: int = 100, seed: int = 0) -> History:
     """Train ``networks`` (``G_ab``, ``G_ba``, ``D_a``, ``D_b``) for ``iterations`` steps of the module
     docstring's objective, Adam(lr, β = (0.5, 0.999)) as in the paper. ``cycle_weight = 0`` drops the cycle
     (and identity) terms: the ablation that shows why they are needed. Resumable through ``progress`` (the
@@ -90,13 +89,13 @@ def train_cyclegan(networks: nn.ModuleDict, loader_a: DataLoader, loader_b: Data
     g_ab, g_ba, d_a, d_b = (networks[key] for key in ("G_ab", "G_ba", "D_a", "D_b"))
     optimiser_g = torch.optim.Adam([*g_ab.parameters(), *g_ba.parameters()], lr=lr, betas=(0.5, 0.999))
     optimiser_d = torch.optim.Adam([*d_a.parameters(), *d_b.parameters()], lr=lr, betas=(0.5, 0.999))
-    parts = {"networks": networks, "optimiser_g": optimiser_g, "optimiser_d": optimiser_d}
-    history = restore_training(progress, parts) or {key: [] for key in ("gan_loss", "cycle_loss", "identity_loss",
-                                                                         "d_loss")}
+    run = TrainingRun({"networks": networks, "optimiser_generators": optimiser_g,
+                       "optimiser_discriminators": optimiser_d}, iterations, progress=progress,
+                      save_every=save_every, description="CycleGAN")
     pool_a, pool_b = ImagePool(seed=seed), ImagePool(seed=seed + 1)
     batches_a, batches_b = domain_batches(loader_a), domain_batches(loader_b)
     networks.train()
-    for step in range(len(history["d_loss"]), iterations):
+    for _step in run:
         real_a, real_b = next(batches_a).to(device), next(batches_b).to(device)
         count = min(len(real_a), len(real_b))
         real_a, real_b = real_a[:count], real_b[:count]
@@ -120,7 +119,5 @@ def train_cyclegan(networks: nn.ModuleDict, loader_a: DataLoader, loader_b: Data
         optimiser_d.zero_grad(set_to_none=True)
         d_loss.backward()
         optimiser_d.step()
-        log_step(history, {"gan_loss": gan, "cycle_loss": cycle, "identity_loss": identity, "d_loss": d_loss},
-                 step, iterations, progress, parts, save_every)
-    finish_training(progress, networks)
-    return history
+        run.log(gan_loss=gan, cycle_loss=cycle, identity_loss=identity, d_loss=d_loss)
+    return run.finish(networks)

@@ -11,7 +11,6 @@ Each iteration follows the procedure of the book's chapter 01:
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -20,18 +19,10 @@ from torch import nn
 
 from gancourse.checkpoints import ProgressFile
 from gancourse.losses import AdversarialLoss, adversarial_loss, clip_weights, gradient_penalty
+from gancourse.train.loop import History, TrainingRun
 from gancourse.validation import check_count, check_positive
 
-NO_PROGRESS_BAR_ENV = "GANCOURSE_NO_PROGRESS_BAR"  # set by the book's pipeline: no bars in executed pages
-
 Batch = tuple[torch.Tensor, torch.Tensor]
-
-
-def endless(loader: torch.utils.data.DataLoader) -> Iterator[Batch]:
-    """Cycle through a loader forever (a new shuffled epoch each time it runs out)."""
-    while True:
-        yield from loader
-
 
 def wgan_critic_schedule(step: int) -> int:
     """WGAN's critic steps per generator step: 100 for the first 25 generator steps and every 500th,
@@ -162,7 +153,7 @@ def train_gan(
     save_every: int = 250,
     progress_bar: bool = True,
     snapshots: Snapshots | None = None,
-) -> dict[str, list[float]]:
+) -> History:
     """Train ``setup`` for ``iterations`` generator updates; returns the per-iteration statistics.
 
     Args:
@@ -185,66 +176,29 @@ def train_gan(
         generator update (discriminator statistics averaged over that update's ``d_steps``).
     """
     check_count("iterations", iterations, minimum=0)
-    check_count("save_every", save_every)
     G, D = setup.generator.to(device), setup.discriminator.to(device)
-    history: dict[str, list[float]] = {}
-    start = 0
-    state = progress.load() if progress is not None else None
-    if state is not None:
-        G.load_state_dict(state["generator"])
-        D.load_state_dict(state["discriminator"])
-        setup.g_optimizer.load_state_dict(state["g_optimizer"])
-        setup.d_optimizer.load_state_dict(state["d_optimizer"])
-        history = {key: list(values) for key, values in state["history"].items()}
-        start = state["step"]
-        torch.set_rng_state(state["rng"])
-        if snapshots is not None:
-            snapshots.load_state_dict(state["snapshots"])
-
-    def save() -> None:
-        if progress is not None:
-            progress.save({"generator": G.state_dict(), "discriminator": D.state_dict(),
-                           "g_optimizer": setup.g_optimizer.state_dict(),
-                           "d_optimizer": setup.d_optimizer.state_dict(),
-                           "history": history, "step": step, "rng": torch.get_rng_state(),
-                           "snapshots": snapshots.state_dict() if snapshots is not None else {}})
-
-    show_bar = progress_bar and not os.environ.get(NO_PROGRESS_BAR_ENV)
-    bar = None
-    if show_bar:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=iterations, initial=start, desc=f"{setup.loss.name} GAN", leave=False)
+    parts: dict[str, nn.Module | torch.optim.Optimizer] = {
+        "generator": G, "discriminator": D, "optimiser_generator": setup.g_optimizer,
+        "optimiser_discriminator": setup.d_optimizer}
+    if snapshots is not None:
+        parts["snapshots"] = snapshots.to(device)
+    run = TrainingRun(parts, iterations, progress=progress, save_every=save_every,
+                      description=f"{setup.loss.name} GAN", progress_bar=progress_bar)
     G.train()
     D.train()
-    step = start
     if snapshots is not None:
-        snapshots.to(device).take(step, G, setup.conditional)
-    try:
-        while step < iterations:
-            d_stats: list[dict[str, float]] = []
-            for _ in range(setup.steps_for(step)):
-                real, labels = next(batches)
-                real, labels = real.to(device), labels.to(device)
-                d_stats.append(discriminator_step(setup, real, labels))
-            stats = {key: sum(s[key] for s in d_stats) / len(d_stats) for key in d_stats[0]}
-            stats.update(generator_step(setup, len(real), labels, real.device))
-            for key, value in stats.items():
-                history.setdefault(key, []).append(value)
-            step += 1
-            if snapshots is not None:
-                snapshots.take(step, G, setup.conditional)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(d_loss=f"{stats['d_loss']:.3f}", g_loss=f"{stats['g_loss']:.3f}", refresh=False)
-            if progress is not None and step % save_every == 0:
-                save()
-            if on_step is not None and on_step(step, stats):
-                break
-    finally:
-        if bar is not None:
-            bar.close()
-    save()
-    G.eval()
-    D.eval()
-    return history
+        snapshots.take(run.step, G, setup.conditional)
+    for step in run:
+        d_stats: list[dict[str, float]] = []
+        for _ in range(setup.steps_for(step)):
+            real, labels = next(batches)
+            real, labels = real.to(device), labels.to(device)
+            d_stats.append(discriminator_step(setup, real, labels))
+        stats = {key: sum(s[key] for s in d_stats) / len(d_stats) for key in d_stats[0]}
+        stats.update(generator_step(setup, len(real), labels, real.device))
+        run.log(**stats)
+        if snapshots is not None:
+            snapshots.take(step + 1, G, setup.conditional)
+        if on_step is not None and on_step(step + 1, stats):
+            run.stop()
+    return run.finish(G, D)

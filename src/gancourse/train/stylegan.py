@@ -16,10 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gancourse.attacks.advgan import finish_training, log_step, restore_training
 from gancourse.checkpoints import ProgressFile
 from gancourse.models.stylegan import StyleGenerator
-from gancourse.train.gan import endless
+from gancourse.train.loop import History, TrainingRun, endless
 from gancourse.validation import check_count, check_positive
 
 
@@ -55,7 +54,7 @@ def r1_penalty(discriminator: nn.Module, real: torch.Tensor) -> torch.Tensor:
 def train_stylegan(generator: StyleGenerator, discriminator: nn.Module, loader: DataLoader, iterations: int, *,
                    lr: float = 1e-3, mixing_probability: float = 0.9, r1_gamma: float = 1.0,
                    device: torch.device | str = "cpu", progress: ProgressFile | None = None, save_every: int = 100,
-                   seed: int = 0) -> dict[str, list[float]]:
+                   seed: int = 0) -> History:
     """Alternate one D and one G step for ``iterations`` steps (module docstring). Images are padded to
     32×32. Resumable through ``progress``. Returns per-step D loss, G loss and R1 penalty."""
     check_count("iterations", iterations)
@@ -69,14 +68,14 @@ def train_stylegan(generator: StyleGenerator, discriminator: nn.Module, loader: 
     optimiser_g = torch.optim.Adam([{"params": synthesis}, {"params": mapping, "lr": lr / 100}], lr=lr,
                                    betas=(0.0, 0.99))
     optimiser_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.0, 0.99))
-    parts = {"generator": generator, "discriminator": discriminator, "optimiser_g": optimiser_g,
-             "optimiser_d": optimiser_d}
-    history = restore_training(progress, parts) or {key: [] for key in ("d_loss", "g_loss", "r1")}
-    random = torch.Generator().manual_seed(seed + len(history["d_loss"]))
+    run = TrainingRun({"generator": generator, "discriminator": discriminator, "optimiser_generator": optimiser_g,
+                       "optimiser_discriminator": optimiser_d}, iterations, progress=progress,
+                      save_every=save_every, description="StyleGAN")
+    random = torch.Generator().manual_seed(seed + run.step)
     batches = endless(loader)
     generator.train()
     discriminator.train()
-    for step in range(len(history["d_loss"]), iterations):
+    for _step in run:
         real = pad_to_32(next(batches)[0].to(device))
         with torch.no_grad():
             fake = generator.synthesise(mixed_latents(generator, len(real), mixing_probability, random, device))
@@ -93,7 +92,5 @@ def train_stylegan(generator: StyleGenerator, discriminator: nn.Module, loader: 
         g_loss.backward()
         optimiser_g.step()
         discriminator.requires_grad_(True)
-        log_step(history, {"d_loss": d_loss, "g_loss": g_loss, "r1": r1}, step, iterations, progress, parts,
-                 save_every)
-    finish_training(progress, generator, discriminator)
-    return history
+        run.log(d_loss=d_loss, g_loss=g_loss, r1=r1)
+    return run.finish(generator, discriminator)
