@@ -161,3 +161,27 @@ def test_interrupted_advgan_training_resumes_from_its_last_save(tmp_path):
     assert resumed.calls == 5 and len(history["success"]) == 20                 # only the missing 5 steps ran
     assert history["d_loss"][:15] == saved["history"]["d_loss"]
     assert progress.load()["step"] == 20      # kept at the end: the checkpoint store deletes it once stored
+
+
+def test_dynamic_distillation_counts_the_queries_it_makes():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from gancourse.attacks.advgan import train_advgan_dynamic
+
+    torch.manual_seed(0)
+    images, labels = torch.rand(48, 1, 28, 28), torch.randint(10, (48,))
+    loader = DataLoader(TensorDataset(images, labels), batch_size=16)
+    oracle = build_classifier("D").eval()
+    asked = []
+
+    def black_box(batch):
+        asked.append(len(batch))
+        with torch.no_grad():
+            return torch.softmax(oracle(batch), dim=1)
+
+    report = train_advgan_dynamic(PerturbationGenerator(1, eps=0.3), PerturbationDiscriminator(1),
+                                  build_classifier("E"), black_box, loader, images[:20], rounds=3,
+                                  iterations_per_round=2)
+    assert report["queries"] == [40.0, 20.0, 20.0]              # clean answers once, then N adversarial per round
+    assert sum(report["queries"]) == sum(asked)
+    assert len(report["agreement"]) == len(report["success"]) == 3

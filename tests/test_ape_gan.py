@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from gancourse import zoo
+from gancourse.zoo import Zoo
 from gancourse.attacks import FGSM, PGD
 from gancourse.checkpoints import CheckpointStore, ProgressFile
 from gancourse.defenses.ape_gan import (
@@ -121,11 +121,11 @@ def test_ape_gan_recipe_keys_on_the_weighting(tmp_path):
                                ape_gan_iterations=3)
     bundle = make_loaders("mnist5k", tiny, seed=0)
     store = CheckpointStore(tmp_path)
-    pair, record = zoo.ape_gan("D", bundle, tiny, seed=0, store=store)
+    pair, record = Zoo(tiny, bundle, 0, store=store).ape_gan("D")
     assert record.source == "trained" and len(record.metadata["history"]["mse"]) == 3
     assert set(pair) == {"generator", "discriminator"}
-    _, official = zoo.ape_gan("D", bundle, tiny, seed=0, store=store, weighting="official")
+    _, official = Zoo(tiny, bundle, 0, store=store).ape_gan("D", weighting="official")
     assert official.path != record.path
-    assert zoo.ape_gan("D", bundle, tiny, seed=0, store=store)[1].source == "loaded"
+    assert Zoo(tiny, bundle, 0, store=store).ape_gan("D")[1].source == "loaded"
     with pytest.raises(ValueError, match="unknown APE-GAN weighting"):
-        zoo.ape_gan("D", bundle, tiny, seed=0, store=store, weighting="paper")
+        Zoo(tiny, bundle, 0, store=store).ape_gan("D", weighting="paper")

@@ -183,21 +183,24 @@ def test_argparse_rejects_unknown_choices_with_the_valid_ones(argv, message, cap
 
 
 def test_zoo_rejects_a_wrong_bundle_seed_target_or_domain(tmp_path):
-    from gancourse import zoo
     from gancourse.checkpoints import CheckpointStore
     from gancourse.data import make_loaders
     from gancourse.profiles import PROFILES
+    from gancourse.zoo import Zoo
 
     smoke, store = PROFILES["smoke"], CheckpointStore(tmp_path)
     bundle = make_loaders("mnist5k", smoke, seed=0)
     with pytest.raises(TypeError, match="DataBundle of gancourse.data.make_loaders, got str"):
-        zoo.classifier("A", "mnist5k", smoke, 0, store=store)
+        Zoo(smoke, "mnist5k", 0, store=store)
+    with pytest.raises(TypeError, match="profile must be a gancourse.profiles.Profile"):
+        Zoo("smoke", bundle, 0, store=store)
     with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32\), got -1"):
-        zoo.classifier("A", bundle, smoke, -1, store=store)
+        Zoo(smoke, bundle, -1, store=store)
+    zoo = Zoo(smoke, bundle, 0, store=store)
     with pytest.raises(ValueError, match="target_class must be a class index 0 … 9"):
-        zoo.advgan("A", bundle, smoke, 0, store=store, target_class=10)
+        zoo.advgan("A", target_class=10)
     with pytest.raises(ValueError, match="class_index must be one of 0…9"):
-        zoo.cyclegan(7, 12, bundle, smoke, 0, store=store)
+        zoo.cyclegan(7, 12)
     assert list(tmp_path.iterdir()) == []            # nothing was trained or written before the error
 
 

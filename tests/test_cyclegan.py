@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from gancourse import zoo
+from gancourse.zoo import Zoo
 from gancourse.checkpoints import CheckpointStore
 from gancourse.data import class_loader, make_loaders
 from gancourse.models.cyclegan import CycleGenerator, PatchDiscriminator
@@ -82,11 +82,11 @@ def test_training_and_loaders_reject_bad_settings(digits):
 
 def test_cyclegan_recipe_keys_on_domains_and_cycle_weight(tmp_path, digits):
     store = CheckpointStore(tmp_path)
-    networks, record = zoo.cyclegan(1, 7, digits, TINY, seed=0, store=store)
+    networks, record = Zoo(TINY, digits, 0, store=store).cyclegan(1, 7)
     assert record.source == "trained" and set(networks) == {"G_ab", "G_ba", "D_a", "D_b"}
     assert len(record.metadata["history"]["cycle_loss"]) == TINY.cyclegan_iterations
-    _, ablation = zoo.cyclegan(1, 7, digits, TINY, seed=0, store=store, cycle_weight=0.0)
+    _, ablation = Zoo(TINY, digits, 0, store=store).cyclegan(1, 7, cycle_weight=0.0)
     assert ablation.path != record.path and ablation.metadata["history"]["identity_loss"][0] == 0.0
-    assert zoo.cyclegan(1, 7, digits, TINY, seed=0, store=store)[1].source == "loaded"
+    assert Zoo(TINY, digits, 0, store=store).cyclegan(1, 7)[1].source == "loaded"
     with pytest.raises(ValueError, match="different classes"):
-        zoo.cyclegan(3, 3, digits, TINY, seed=0, store=store)
+        Zoo(TINY, digits, 0, store=store).cyclegan(3, 3)

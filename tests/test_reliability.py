@@ -75,17 +75,17 @@ def test_a_killed_training_process_resumes_from_its_last_checkpoint_and_leaves_n
 
 
 def test_the_same_seed_gives_the_same_numbers(tmp_path):
-    from gancourse import zoo
     from gancourse.attacks import PGD
     from gancourse.data import make_loaders
     from gancourse.evaluate import accuracy
     from gancourse.profiles import PROFILES
+    from gancourse.zoo import Zoo
 
     results = []
     for run in ("first", "second"):
         store = CheckpointStore(tmp_path / run)
         bundle = make_loaders("mnist5k", PROFILES["smoke"], seed=7)
-        model, record = zoo.classifier("A", bundle, PROFILES["smoke"], 7, "cpu", store)
+        model, record = Zoo(PROFILES["smoke"], bundle, 7, "cpu", store).classifier("A")
         x, y = bundle.test_images[:64], bundle.test_labels[:64]
         torch.manual_seed(7)
         adversarial = PGD(model, 0.1, 5)(x, y)                # random start: seeded

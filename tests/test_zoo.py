@@ -1,9 +1,11 @@
 import dataclasses
+import json
 
 import pytest
 import torch
 
 from gancourse import zoo
+from gancourse.zoo import Zoo
 from gancourse.checkpoints import CheckpointStore
 from gancourse.data import make_loaders
 from gancourse.profiles import PROFILES
@@ -25,32 +27,32 @@ def test_snapshot_steps_are_geometric_and_end_at_the_last_step():
 
 def test_dcgan_trains_once_then_loads_with_its_snapshots(tmp_path, bundle):
     store = CheckpointStore(tmp_path)
-    pair, record = zoo.dcgan(bundle, TINY, seed=0, store=store)
+    pair, record = Zoo(TINY, bundle, 0, store=store).dcgan()
     assert record.source == "trained" and len(record.metadata["history"]["g_loss"]) == 3
     assert pair["snapshots"].taken.all()
-    again, second = zoo.dcgan(bundle, TINY, seed=0, store=store)
+    again, second = Zoo(TINY, bundle, 0, store=store).dcgan()
     assert second.source == "loaded"
     assert torch.equal(again["snapshots"].images, pair["snapshots"].images)
     z = torch.randn(4, 100)
     assert torch.allclose(again["generator"](z), pair["generator"](z))
-    _, other_seed = zoo.dcgan(bundle, TINY, seed=1, store=store)
+    _, other_seed = Zoo(TINY, bundle, 1, store=store).dcgan()
     assert other_seed.source == "trained"
 
 
 def test_wgan_gp_uses_the_defense_gan_setup(tmp_path, bundle):
-    pair, record = zoo.wgan_gp(bundle, TINY, seed=0, store=CheckpointStore(tmp_path))
+    pair, record = Zoo(TINY, bundle, 0, store=CheckpointStore(tmp_path)).wgan_gp()
     assert pair["generator"].latent_dim == 128
     assert "wasserstein_estimate" in record.metadata["history"]
     assert pair["generator"](torch.randn(2, 128)).shape == (2, 1, 28, 28)
 
 
 def test_classifier_records_its_test_accuracy(tmp_path, bundle):
-    model, record = zoo.classifier("D", bundle, TINY, seed=0, store=CheckpointStore(tmp_path))
+    model, record = Zoo(TINY, bundle, 0, store=CheckpointStore(tmp_path)).classifier("D")
     assert 0.0 <= record.metadata["test_accuracy"] <= 1.0 and not model.training
 
 
 def test_cgan_snapshots_cycle_through_the_classes(tmp_path, bundle):
-    pair, record = zoo.dcgan(bundle, TINY, seed=0, store=CheckpointStore(tmp_path), conditional=True)
+    pair, record = Zoo(TINY, bundle, 0, store=CheckpointStore(tmp_path)).dcgan(conditional=True)
     assert record.source == "trained" and pair["generator"].num_classes == 10
     assert pair["snapshots"].labels[:12].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
     assert pair["snapshots"].taken.all()
@@ -58,71 +60,139 @@ def test_cgan_snapshots_cycle_through_the_classes(tmp_path, bundle):
 
 def test_adversarial_and_detector_recipes_train_once_and_depend_on_the_clean_model(tmp_path, bundle):
     store = CheckpointStore(tmp_path)
-    clean, _ = zoo.classifier("D", bundle, TINY, seed=0, store=store)
-    robust, record = zoo.adversarially_trained("D", "pgd", 0.3, bundle, TINY, seed=0, store=store)
+    clean, _ = Zoo(TINY, bundle, 0, store=store).classifier("D")
+    robust, record = Zoo(TINY, bundle, 0, store=store).adversarially_trained("D", "pgd", 0.3)
     assert record.source == "trained" and record.metadata["test_accuracy"] > 0
-    assert record.metadata.get("train_loss") and not torch.equal(robust[1].weight, clean[1].weight)
-    _, again = zoo.adversarially_trained("D", "pgd", 0.3, bundle, TINY, seed=0, store=store)
+    assert record.metadata["history"]["loss"] and not torch.equal(robust[1].weight, clean[1].weight)
+    _, again = Zoo(TINY, bundle, 0, store=store).adversarially_trained("D", "pgd", 0.3)
     assert again.source == "loaded"
-    _, other_eps = zoo.adversarially_trained("D", "pgd", 0.1, bundle, TINY, seed=0, store=store)
+    _, other_eps = Zoo(TINY, bundle, 0, store=store).adversarially_trained("D", "pgd", 0.1)
     assert other_eps.source == "trained"
-    detector, detector_record = zoo.detector("D", 0.3, bundle, TINY, seed=0, store=store)
+    detector, detector_record = Zoo(TINY, bundle, 0, store=store).detector("D", 0.3)
     assert detector_record.source == "trained" and detector(bundle.test_images[:2]).shape == (2, 2)
 
 
 def test_reconstruction_trained_classifier_depends_on_the_generator_and_the_clean_model(tmp_path, bundle):
     store = CheckpointStore(tmp_path)
-    model, record = zoo.reconstruction_trained("D", bundle, TINY, seed=0, store=store)
+    model, record = Zoo(TINY, bundle, 0, store=store).reconstruction_trained("D")
     assert record.source == "trained" and not model.training
-    assert record.metadata.get("train_loss") and len(record.metadata["train_loss"]) == TINY.classifier_epochs
-    clean, _ = zoo.classifier("D", bundle, TINY, seed=0, store=store)
+    assert len(record.metadata["history"]["loss"]) == TINY.classifier_epochs
+    clean, _ = Zoo(TINY, bundle, 0, store=store).classifier("D")
     assert any(not torch.equal(a, b) for a, b in zip(model.state_dict().values(), clean.state_dict().values(), strict=True))
-    _, again = zoo.reconstruction_trained("D", bundle, TINY, seed=0, store=store)
+    _, again = Zoo(TINY, bundle, 0, store=store).reconstruction_trained("D")
     assert again.source == "loaded"
 
 
 def test_magnet_autoencoder_recipe_trains_once(tmp_path, bundle):
     store = CheckpointStore(tmp_path)
-    autoencoder, record = zoo.magnet(bundle, TINY, seed=0, store=store)
-    assert record.source == "trained" and len(record.metadata["train_loss"]) == 3 * TINY.classifier_epochs
+    autoencoder, record = Zoo(TINY, bundle, 0, store=store).magnet()
+    assert record.source == "trained" and len(record.metadata["history"]["loss"]) == 3 * TINY.classifier_epochs
     assert autoencoder(bundle.test_images[:2]).shape == (2, 1, 28, 28)
-    assert zoo.magnet(bundle, TINY, seed=0, store=store)[1].source == "loaded"
+    assert Zoo(TINY, bundle, 0, store=store).magnet()[1].source == "loaded"
 
 
 def test_advgan_recipes_key_on_target_defense_and_distillation(tmp_path, bundle):
     store = CheckpointStore(tmp_path)
-    untargeted, record = zoo.advgan("D", bundle, TINY, seed=0, store=store)
+    untargeted, record = Zoo(TINY, bundle, 0, store=store).advgan("D")
     assert record.source == "trained" and len(record.metadata["history"]["success"]) == TINY.attack_gan_iterations
     assert untargeted["generator"].eps == bundle.info.linf_budget
-    _, to_three = zoo.advgan("D", bundle, TINY, seed=0, store=store, target_class=3)
-    _, defended = zoo.advgan("D", bundle, TINY, seed=0, store=store, defense="fgsm")
+    _, to_three = Zoo(TINY, bundle, 0, store=store).advgan("D", target_class=3)
+    _, defended = Zoo(TINY, bundle, 0, store=store).advgan("D", defense="fgsm")
     assert len({record.path, to_three.path, defended.path}) == 3
-    assert zoo.advgan("D", bundle, TINY, seed=0, store=store)[1].source == "loaded"
-    static, _ = zoo.advgan_black_box("D", "static", bundle, TINY, seed=0, store=store)
-    dynamic, dynamic_record = zoo.advgan_black_box("D", "dynamic", bundle, TINY, seed=0, store=store)
+    assert Zoo(TINY, bundle, 0, store=store).advgan("D")[1].source == "loaded"
+    static, _ = Zoo(TINY, bundle, 0, store=store).advgan_black_box("D", "static")
+    dynamic, dynamic_record = Zoo(TINY, bundle, 0, store=store).advgan_black_box("D", "dynamic")
     assert set(static) == set(dynamic) == {"generator", "discriminator", "student"}
     assert len(dynamic_record.metadata["history"]["agreement"]) == 4
     with pytest.raises(ValueError, match="static' or 'dynamic"):
-        zoo.advgan_black_box("D", "online", bundle, TINY, seed=0, store=store)
+        Zoo(TINY, bundle, 0, store=store).advgan_black_box("D", "online")
     with pytest.raises(ValueError, match="unknown defense"):
-        zoo.advgan("D", bundle, TINY, seed=0, store=store, defense="magic")
+        Zoo(TINY, bundle, 0, store=store).advgan("D", defense="magic")
 
 
 def test_aigan_recipe_is_conditional_and_has_a_class_branch(tmp_path, bundle):
-    pair, record = zoo.aigan("D", bundle, TINY, seed=0, store=CheckpointStore(tmp_path))
+    pair, record = Zoo(TINY, bundle, 0, store=CheckpointStore(tmp_path)).aigan("D")
     assert pair["generator"].num_classes == 10 and pair["discriminator"].classify(bundle.test_images[:2]).shape == (2, 10)
     assert len(record.metadata["history"]["success"]) == 2 * TINY.attack_gan_iterations
 
 
-def test_the_rec_classifiers_share_one_projection_equal_to_a_fresh_one():
+def test_the_rec_classifiers_share_one_projection_equal_to_a_fresh_one(tmp_path, bundle):
     from gancourse.defenses.defense_gan import DefenseGAN
-    from gancourse.models.wgan_gp import WGANGPGenerator
 
-    torch.manual_seed(0)
-    generator, images = WGANGPGenerator().eval(), torch.rand(6, 1, 28, 28)
-    first = zoo._training_reconstructions(generator, "test-generator.pt", images, 3, 11, "cpu")
-    again = zoo._training_reconstructions(generator, "test-generator.pt", images, 3, 11, "cpu")
-    assert again is first                                                   # computed once
-    assert torch.equal(first, DefenseGAN(generator, 128, steps=3, restarts=1, seed=11)(images))
-    other_seed = zoo._training_reconstructions(generator, "test-generator.pt", images, 3, 12, "cpu")
-    assert not torch.equal(other_seed, first)                               # the key includes the seed
+    models = Zoo(TINY, bundle, 11, store=CheckpointStore(tmp_path))
+    images, labels = models.training_reconstructions()
+    assert models.training_reconstructions()[0] is images                   # computed once per zoo
+    count = min(len(bundle.train_images), 6 * TINY.eval_size)
+    assert torch.equal(labels, bundle.train_labels[:count])
+    generator = models.wgan_gp()[0]["generator"]
+    fresh = DefenseGAN(generator, 128, steps=TINY.projection_steps, restarts=1, seed=11)(bundle.train_images[:count])
+    assert torch.equal(images, fresh)
+    assert Zoo(TINY, bundle, 11, store=CheckpointStore(tmp_path)).training_reconstructions()[0] is not images
+
+
+def test_a_call_records_every_setting_defaults_included():
+    from gancourse.models.stylegan import StyleGenerator
+    from gancourse.train.stylegan import train_stylegan
+
+    network = zoo.Call(StyleGenerator, 1)
+    assert network.settings["latent_dim"] == 64 and network.settings["mapping_layers"] == 4
+    assert network.settings["function"] == "gancourse.models.stylegan.StyleGenerator"
+    trainer = zoo.Call(train_stylegan, iterations=5)
+    assert {"lr", "mixing_probability", "r1_gamma", "seed"} <= set(trainer.settings)
+    assert not {"device", "progress", "save_every"} & set(trainer.settings)      # run-time only
+
+
+def test_changing_a_default_changes_the_checkpoint_key(monkeypatch):
+    from gancourse.train.stylegan import train_stylegan
+
+    before = zoo.Call(train_stylegan, iterations=5).settings
+    monkeypatch.setitem(train_stylegan.__kwdefaults__, "r1_gamma", 2.0)
+    after = zoo.Call(train_stylegan, iterations=5).settings
+    assert before["r1_gamma"] == 1.0 and after["r1_gamma"] == 2.0
+    from gancourse.checkpoints import config_hash
+    assert config_hash(before) != config_hash(after)
+
+
+def test_the_recipe_builds_and_trains_through_the_recorded_calls(tmp_path, bundle):
+    from gancourse.models.classifiers import build_classifier
+    from gancourse.train.classifier import train_classifier
+
+    models = Zoo(TINY, bundle, 0, store=CheckpointStore(tmp_path))
+    trainer = zoo.Call(train_classifier, epochs=1, lr=1e-3)
+    used = {}
+
+    def train(model, progress):
+        used["history"] = trainer(model, bundle.train_loader, progress=progress)
+        return used["history"]
+
+    model, record = models.make("probe", zoo.Call(build_classifier, "E"), trainer, train)
+    config = json.loads(torch.load(record.path, weights_only=True)["config_json"])
+    assert config["networks"]["model"]["function"] == "gancourse.models.classifiers.build_classifier"
+    assert config["networks"]["model"]["name"] == "E" and config["training"]["lr"] == 1e-3
+    assert config["training"]["adversarial_weight"] == 0.5                    # a default, recorded
+    assert record.metadata["history"] == used["history"] and record.metadata["train_seconds"] > 0
+
+
+def test_a_call_refuses_run_time_arguments_it_would_misrecord():
+    from gancourse.train.classifier import train_classifier
+
+    trainer = zoo.Call(train_classifier, epochs=1)
+    with pytest.raises(TypeError, match="run_time"):
+        trainer(None, None, adversary=lambda *a: None)
+    with pytest.raises(TypeError, match="cannot record"):
+        zoo.Call(train_classifier, epochs=1, adversary=lambda *a: None)
+
+
+def test_starting_from_a_model_needs_its_record(tmp_path, bundle):
+    models = Zoo(TINY, bundle, 0, store=CheckpointStore(tmp_path))
+    clean = torch.nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="inputs"):
+        models.make("probe", clean, zoo.Call(lambda: None), lambda model, progress: {})
+
+
+def test_the_zoo_rejects_a_wrong_bundle_or_seed_before_training(tmp_path, bundle):
+    with pytest.raises(TypeError, match="DataBundle"):
+        Zoo(TINY, "mnist5k", 0, store=CheckpointStore(tmp_path))
+    with pytest.raises(ValueError, match="seed"):
+        Zoo(TINY, bundle, -1, store=CheckpointStore(tmp_path))
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())

@@ -19,19 +19,17 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from gancourse import zoo
 from gancourse.attacks import FGSM, JSMA, PGD, CarliniWagnerL2, DeepFool, RandFGSM
 from gancourse.attacks.advgan import AdvGAN
 from gancourse.attacks.aigan import AIGAN
 from gancourse.attacks.bpda import BPDA
-from gancourse.data import DataBundle
 from gancourse.defenses.ape_gan import APEGAN
 from gancourse.defenses.defense_gan import DefenseGAN
 from gancourse.defenses.detector import GuardedClassifier, detection_scores
 from gancourse.defenses.magnet import MagNet
 from gancourse.evaluate import predict
 from gancourse.matrix import REJECTED, AttackSpec, Craft, Defense
-from gancourse.profiles import Profile
+from gancourse.zoo import Zoo
 
 MAGNET_FALSE_POSITIVES = 0.01  # MagNet's threshold: 1% of clean validation images rejected (as in chapter 09)
 
@@ -47,31 +45,31 @@ def _rejecting(classify_images: Callable[[torch.Tensor], torch.Tensor],
     return classify
 
 
-def book_defenses(name: str, bundle: DataBundle, profile: Profile, seed: int, validation: torch.Tensor,
-                  device: torch.device | str = "cpu") -> list[Defense]:
-    """The matrix's columns for classifier ``name``; ``validation`` (clean images not evaluated) sets
-    MagNet's threshold."""
-    model = zoo.classifier(name, bundle, profile, seed, device)[0].eval()
+def book_defenses(zoo: Zoo, name: str, validation: torch.Tensor) -> list[Defense]:
+    """The matrix's columns for classifier ``name``, from ``zoo``'s models; ``validation`` (clean images not
+    evaluated) sets MagNet's threshold."""
+    bundle, profile = zoo.bundle, zoo.profile
+    model = zoo.classifier(name)[0].eval()
     defenses = [Defense("none", lambda images: predict(model, images), model, model)]
     for method, label in (("fgsm", "FGSM adv. training"), ("pgd", "PGD adv. training")):
-        trained = zoo.defended_classifier(name, method, bundle, profile, seed, device)[0].eval()
+        trained = zoo.defended_classifier(name, method)[0].eval()
         defenses.append(Defense(label, lambda images, m=trained: predict(m, images), trained, trained))
-    detector = zoo.detector(name, bundle.info.linf_budget, bundle, profile, seed, device)[0].eval()
+    detector = zoo.detector(name, bundle.info.linf_budget)[0].eval()
     defenses.append(Defense("detector", _rejecting(lambda images: predict(model, images),
                                                    lambda images: detection_scores(detector, images) > 0),
                             model, GuardedClassifier(model, detector).eval()))
-    magnet = MagNet(zoo.magnet(bundle, profile, seed, device)[0])
+    magnet = MagNet(zoo.magnet()[0])
     magnet.calibrate(validation, MAGNET_FALSE_POSITIVES)
     reformed = nn.Sequential(magnet, model).eval()
     defenses.append(Defense("MagNet", _rejecting(lambda images: predict(reformed, images), magnet.rejects),
                             model, reformed))
-    generator = zoo.wgan_gp(bundle, profile, seed, device)[0]["generator"].eval()
+    generator = zoo.wgan_gp()[0]["generator"].eval()
     defense_gan = DefenseGAN(generator, 128, steps=profile.projection_steps, restarts=profile.projection_restarts,
-                             seed=seed)
+                             seed=zoo.seed)
     projected = nn.Sequential(defense_gan, model).eval()
     defenses.append(Defense("Defense-GAN", lambda images: predict(projected, images), model,
                             nn.Sequential(BPDA(defense_gan), model).eval()))
-    ape = APEGAN(zoo.ape_gan(name, bundle, profile, seed, device)[0]["generator"])
+    ape = APEGAN(zoo.ape_gan(name)[0]["generator"])
     purified = nn.Sequential(ape, model).eval()
     defenses.append(Defense("APE-GAN", lambda images: predict(purified, images), model, purified))
     return defenses
@@ -85,15 +83,15 @@ def _second_best(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, c
     return logits.argmax(1)
 
 
-def book_attacks(name: str, bundle: DataBundle, profile: Profile, seed: int,
-                 device: torch.device | str = "cpu") -> list[AttackSpec]:
-    """The matrix's rows for classifier ``name`` (see the module docstring)."""
+def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
+    """The matrix's rows for classifier ``name``, from ``zoo``'s models (see the module docstring)."""
+    bundle, profile = zoo.bundle, zoo.profile
     eps, classes, steps = bundle.info.linf_budget, len(bundle.info.classes), profile.attack_steps
     adaptive_steps = max(1, steps // 2)  # each step through Defense-GAN projects every image (L·R passes)
-    model = zoo.classifier(name, bundle, profile, seed, device)[0].eval()
-    substitute = zoo.substitute(name, bundle, profile, seed, device)[0].eval()
-    advgan = AdvGAN(model, {"untargeted": zoo.advgan(name, bundle, profile, seed, device)[0]["generator"]})
-    aigan = AIGAN(model, zoo.aigan(name, bundle, profile, seed, device)[0]["generator"])
+    model = zoo.classifier(name)[0].eval()
+    substitute = zoo.substitute(name)[0].eval()
+    advgan = AdvGAN(model, {"untargeted": zoo.advgan(name)[0]["generator"]})
+    aigan = AIGAN(model, zoo.aigan(name)[0]["generator"])
 
     def next_class(attack) -> Craft:
         return lambda images, labels: attack(images, target=(labels + 1) % classes)

@@ -45,6 +45,14 @@ class Snapshots(nn.Module):
         self.register_buffer("images", torch.zeros(len(steps), len(latents), *image_shape))
         self.register_buffer("taken", torch.zeros(len(steps), dtype=torch.bool))
 
+    @classmethod
+    def drawn(cls, steps: list[int], count: int, latent_dim: int, image_shape: tuple[int, ...], classes: int = 0,
+              seed: int = 0) -> Snapshots:
+        """Snapshots of ``count`` latents z ~ N(0, I) drawn with ``seed`` (labels cycling through ``classes``
+        for a conditional generator): every argument is a plain value, so a recipe's config can record it."""
+        latents = torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(seed))
+        return cls(steps, latents, image_shape, torch.arange(count) % classes if classes else None)
+
     @torch.no_grad()
     def take(self, step: int, generator: nn.Module, conditional: bool) -> None:
         """Record G(z_fixed) if ``step`` is one of the snapshot steps (G is used in eval mode, then restored)."""

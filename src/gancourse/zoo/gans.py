@@ -1,0 +1,128 @@
+"""Recipes for the image GANs: chapter 01's DCGAN, chapter 03's cGAN, chapter 02's WGAN-GP (the generator
+Defense-GAN projects onto), chapter 04's CycleGAN and chapter 05's small StyleGAN."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from gancourse.checkpoints import CheckpointRecord, ProgressFile
+from gancourse.data import class_loader
+from gancourse.models.cyclegan import CycleGenerator, PatchDiscriminator
+from gancourse.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gancourse.models.stylegan import StyleDiscriminator, StyleGenerator
+from gancourse.models.wgan_gp import WGANGPCritic, WGANGPGenerator
+from gancourse.train.cyclegan import CYCLE_WEIGHT, train_cyclegan
+from gancourse.train.gan import GANSetup, Snapshots, train_gan
+from gancourse.train.loop import History, endless
+from gancourse.train.stylegan import train_stylegan
+from gancourse.zoo.recipe import Call, RecipeContext
+
+SNAPSHOT_SAMPLES = 500  # enough samples for a Fréchet distance on 128-d features at every snapshot
+CYCLEGAN_BATCH = 16  # the paper trains with batch 1; 16 keeps a CPU step short and instance norm is per image
+STYLEGAN_BATCH = 32  # half the profile's usual batch: a StyleGAN step (with R1's double backward) costs ~4 DCGAN steps
+WGAN_GP_BATCH = 50  # the Defense-GAN paper's batch
+
+
+def snapshot_steps(iterations: int, points: int = 6) -> list[int]:
+    """Steps 0, …, ``iterations`` spaced roughly geometrically (early training changes fastest)."""
+    if iterations < 1:
+        return [0]
+    steps = {0, iterations}
+    for k in range(1, points - 1):
+        steps.add(max(1, round(iterations ** (k / (points - 1)))))
+    return sorted(steps)
+
+
+def _adam(lr: float, betas: tuple[float, float]) -> Call:
+    return Call(torch.optim.Adam, lr=lr, betas=betas)
+
+
+class GANRecipes(RecipeContext):
+    """Image-GAN recipes (mixed into :class:`gancourse.zoo.Zoo`)."""
+
+    def _pair_gan(self, name: str, generator: Call, discriminator: Call, optimiser: Call, setup: Call,
+                  loader: DataLoader, iterations: int, snapshots: Call) -> tuple[nn.ModuleDict, CheckpointRecord]:
+        """A generator/discriminator pair trained by :func:`gancourse.train.gan.train_gan`."""
+        trainer = Call(train_gan, iterations=iterations, run_time=("snapshots",))
+
+        def train(pair: nn.ModuleDict, progress: ProgressFile) -> History:
+            G, D = pair["generator"], pair["discriminator"]
+            return trainer(setup(G, D, optimiser(G.parameters()), optimiser(D.parameters())), endless(loader),
+                           device=self.device, progress=progress, snapshots=pair["snapshots"])
+
+        return self.make(name, {"generator": generator, "discriminator": discriminator, "snapshots": snapshots},
+                         trainer, train,
+                         settings={"optimiser": optimiser.settings, "setup": setup.settings,
+                                   "batch_size": loader.batch_size})
+
+    def dcgan(self, conditional: bool = False) -> tuple[nn.ModuleDict, CheckpointRecord]:
+        """Chapter 01's DCGAN (or, with ``conditional``, chapter 03's cGAN: the label enters G and D):
+        latent 100, non-saturating loss, Adam(2e-4, β=(0.5, 0.999)), the profile's GAN iterations.
+
+        Returns a ModuleDict with ``generator``, ``discriminator`` and ``snapshots`` (samples of a fixed
+        noise batch during training; for the cGAN, the batch's labels cycle through the classes); the
+        record's metadata holds the training history.
+        """
+        iterations = self.profile.gan_iterations
+        shape, classes = self.bundle.info.image_shape, len(self.bundle.info.classes) if conditional else 0
+        return self._pair_gan(
+            "cgan" if conditional else "dcgan", Call(DCGANGenerator, 100, shape, num_classes=classes),
+            Call(DCGANDiscriminator, shape, num_classes=classes), _adam(2e-4, (0.5, 0.999)),
+            Call(GANSetup, loss="non-saturating", conditional=conditional), self.bundle.train_loader, iterations,
+            Call(Snapshots.drawn, snapshot_steps(iterations, points=9), SNAPSHOT_SAMPLES, 100, shape, classes,
+                 seed=self.seed))
+
+    def wgan_gp(self) -> tuple[nn.ModuleDict, CheckpointRecord]:
+        """Chapter 02's WGAN-GP with the Defense-GAN paper's networks and settings: latent 128, batch 50,
+        5 critic steps per generator step, λ = 10, Adam(1e-4, β=(0.5, 0.9)), the profile's critic-GAN
+        iterations. Defense-GAN (chapter 09) projects onto this generator."""
+        if self.bundle.info.image_shape != (1, 28, 28):
+            raise ValueError(f"the Defense-GAN WGAN-GP is for 28×28 grey images, not {self.bundle.info.title}")
+        iterations = self.profile.critic_gan_iterations
+        loader = DataLoader(self.bundle.train_loader.dataset, batch_size=WGAN_GP_BATCH, shuffle=True, drop_last=True,
+                            generator=torch.Generator().manual_seed(self.seed))
+        return self._pair_gan(
+            "wgan-gp", Call(WGANGPGenerator, 128), Call(WGANGPCritic), _adam(1e-4, (0.5, 0.9)),
+            Call(GANSetup, loss="wasserstein", d_steps=5, gradient_penalty_weight=10.0), loader, iterations,
+            Call(Snapshots.drawn, snapshot_steps(iterations, points=9), SNAPSHOT_SAMPLES, 128, (1, 28, 28),
+                 seed=self.seed))
+
+    def cyclegan(self, domain_a: int, domain_b: int, *,
+                 cycle_weight: float = CYCLE_WEIGHT) -> tuple[nn.ModuleDict, CheckpointRecord]:
+        """CycleGAN between two classes of the dataset (object transfiguration, like the paper's horse ↔ zebra):
+        ``G_ab``, ``G_ba``, ``D_a``, ``D_b`` trained for the profile's ``cyclegan_iterations`` with batch
+        :data:`CYCLEGAN_BATCH` and the paper's weights; ``cycle_weight = 0`` is the ablation without cycle
+        consistency (and identity)."""
+        if domain_a == domain_b:
+            raise ValueError(f"the two domains must be different classes, got {domain_a} twice")
+        loader_a = class_loader(self.bundle, domain_a, CYCLEGAN_BATCH, self.seed)
+        loader_b = class_loader(self.bundle, domain_b, CYCLEGAN_BATCH, self.seed + 1)
+        name = f"cyclegan-{domain_a}-{domain_b}" + ("" if cycle_weight == CYCLE_WEIGHT else f"-cycle-{cycle_weight:g}")
+        channels = self.bundle.info.image_shape[0]
+        trainer = Call(train_cyclegan, iterations=self.profile.cyclegan_iterations, cycle_weight=cycle_weight,
+                       seed=self.seed)
+        return self.make(
+            name, {"G_ab": Call(CycleGenerator, channels), "G_ba": Call(CycleGenerator, channels),
+                   "D_a": Call(PatchDiscriminator, channels), "D_b": Call(PatchDiscriminator, channels)},
+            trainer, lambda networks, progress: trainer(networks, loader_a, loader_b, device=self.device,
+                                                        progress=progress),
+            settings={"domains": [domain_a, domain_b], "batch_size": CYCLEGAN_BATCH})
+
+    def stylegan(self) -> tuple[nn.ModuleDict, CheckpointRecord]:
+        """Chapter 05's small StyleGAN (:class:`gancourse.models.stylegan.StyleGenerator` with its defaults:
+        32×32, latent 64, 4 mapping layers) and its discriminator, trained by
+        :func:`gancourse.train.stylegan.train_stylegan` (style mixing, R1, Adam β = (0, 0.99)) for the
+        profile's ``stylegan_iterations`` at batch :data:`STYLEGAN_BATCH`; the images are padded from 28×28."""
+        if self.bundle.info.image_shape[0] != 1:
+            raise ValueError(f"the small StyleGAN is built for grey images; {self.bundle.info.name} has "
+                             f"{self.bundle.info.image_shape[0]} channels")
+        loader = DataLoader(TensorDataset(self.bundle.train_images, self.bundle.train_labels),
+                            batch_size=STYLEGAN_BATCH, shuffle=True, generator=torch.Generator().manual_seed(self.seed))
+        trainer = Call(train_stylegan, iterations=self.profile.stylegan_iterations, seed=self.seed)
+        return self.make(
+            "stylegan", {"generator": Call(StyleGenerator, 1), "discriminator": Call(StyleDiscriminator, 1)}, trainer,
+            lambda pair, progress: trainer(pair["generator"], pair["discriminator"], loader, device=self.device,
+                                           progress=progress),
+            settings={"batch_size": STYLEGAN_BATCH})

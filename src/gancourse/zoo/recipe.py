@@ -1,0 +1,150 @@
+"""The one recipe helper every model of the zoo is made with, and the context a chapter's models share.
+
+A recipe names its model once and states what it is made of: the networks (constructor calls, or trained
+models to start from), the trainer call, the models it depends on, and any setting that enters only through
+the data (an attack's ε, a loader's batch). :meth:`RecipeContext.make` turns that into a checkpoint config
+and asks the store to load the model or train it.
+
+**Configs come from the values used.** A :class:`Call` holds a function (or class) and the arguments it
+will be called with; its :attr:`Call.settings` are every argument the function receives, *its defaults
+included* for the package's own functions. The network is built and the trainer is run through the very
+same :class:`Call`, so no setting can change without changing the checkpoint key: change a default of
+``StyleGenerator`` or ``train_stylegan`` and the old checkpoint is no longer the one asked for.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from gancourse.checkpoints import CheckpointRecord, CheckpointStore, ProgressFile
+from gancourse.data import DataBundle
+from gancourse.profiles import Profile
+from gancourse.train.loop import History
+
+RUNTIME_ARGUMENTS = frozenset({"device", "progress", "save_every", "progress_bar"})  # never change the weights
+OWN_PACKAGE = "gancourse."
+
+
+def json_setting(name: str, value: Any) -> Any:
+    """``value`` as a JSON value for a checkpoint config: tuples become lists, dataclasses dicts, devices and
+    dtypes strings. Anything else (a tensor, a network, a function) is refused: describe it in the recipe."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [json_setting(name, item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): json_setting(f"{name}.{key}", item) for key, item in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return json_setting(name, dataclasses.asdict(value))
+    raise TypeError(f"setting {name!r} is a {type(value).__name__}, which a checkpoint config cannot record; "
+                    "pass it at call time and describe it in the recipe's settings")
+
+
+class Call:
+    """``function(*args, **kwargs)`` held until it is called, with :attr:`settings` describing it.
+
+    Called with more arguments (``call(model, loader, device=...)``), those come first / are added: the
+    run-time inputs (networks, data, device, progress) that a config does not record. A keyword argument
+    given only at call time must be named in ``run_time`` (its default would otherwise be recorded as the
+    value used), unless it is one of :data:`RUNTIME_ARGUMENTS`.
+    """
+
+    def __init__(self, function: Callable[..., Any], /, *args: Any, run_time: tuple[str, ...] = (),
+                 **kwargs: Any) -> None:
+        self.function, self.args, self.kwargs = function, args, kwargs
+        self.run_time = frozenset(run_time) | RUNTIME_ARGUMENTS
+        bound = inspect.signature(function).bind_partial(*args, **kwargs)
+        if getattr(function, "__module__", "").startswith(OWN_PACKAGE):
+            bound.apply_defaults()  # our own defaults are part of the recipe; torch's are not ours to key on
+        self.settings: dict[str, Any] = {
+            "function": f"{function.__module__}.{function.__qualname__}",
+            **{name: json_setting(name, value) for name, value in bound.arguments.items()
+               if name not in self.run_time}}
+
+    def __call__(self, *more_args: Any, **more_kwargs: Any) -> Any:
+        undeclared = set(more_kwargs) - self.run_time
+        if undeclared:
+            raise TypeError(f"{self.settings['function']}: {sorted(undeclared)} given at call time but not declared "
+                            "in run_time (the config would record another value than the one used)")
+        return self.function(*self.args, *more_args, **self.kwargs, **more_kwargs)
+
+
+Network = Call | nn.Module  # a constructor call, or a trained model to start from (deep-copied)
+
+
+@dataclasses.dataclass(frozen=True)
+class RecipeContext:
+    """The chapter's run, as the recipes need it: the profile's budgets, the data, the seed, the device and
+    the checkpoint store. Every recipe is a method of :class:`gancourse.zoo.Zoo`, which is this context."""
+
+    profile: Profile
+    bundle: DataBundle
+    seed: int
+    device: torch.device | str = "cpu"
+    store: CheckpointStore = dataclasses.field(default_factory=CheckpointStore)
+    shared: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    """Results several recipes use, computed once per context (e.g. the Rec classifiers' projections)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.bundle, DataBundle):
+            raise TypeError(f"bundle must be the DataBundle of gancourse.data.make_loaders, got "
+                            f"{type(self.bundle).__name__}")
+        if not isinstance(self.profile, Profile):
+            raise TypeError(f"profile must be a gancourse.profiles.Profile (e.g. run.profile), got "
+                            f"{type(self.profile).__name__}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
+
+    def data_config(self) -> dict[str, Any]:
+        """The part of every config that names the data and the seed."""
+        return {"dataset": self.bundle.info.name, "train_size": len(self.bundle.train_images), "seed": self.seed}
+
+    def make(self, name: str, networks: Network | Mapping[str, Network], trainer: Call,
+             train: Callable[[Any, ProgressFile], History], *, inputs: Mapping[str, CheckpointRecord] | None = None,
+             settings: Mapping[str, Any] | None = None,
+             evaluate: Callable[[Any], Mapping[str, Any]] | None = None) -> tuple[Any, CheckpointRecord]:
+        """Load model ``name`` from the store, or build and train it (``train(model, progress)``, which must run
+        ``trainer``) and store it. Returns the model (one network, or a ModuleDict of them) on the context's
+        device, in eval mode, and the :class:`CheckpointRecord` whose metadata holds ``history``,
+        ``train_seconds`` and what ``evaluate(model)`` returned when it was trained.
+
+        The config holds the data, the seed, every network's :attr:`Call.settings` (or, for a model to start
+        from, the record in ``inputs`` under the same name), the trainer's settings, the files of the
+        ``inputs`` and the extra ``settings``.
+        """
+        inputs, settings = dict(inputs or {}), dict(settings or {})
+        single = not isinstance(networks, Mapping)
+        parts = {"model": networks} if single else dict(networks)
+        starts = [key for key, part in parts.items() if isinstance(part, nn.Module)]
+        if set(starts) - set(inputs):
+            raise ValueError(f"recipe {name!r}: the models to start from {sorted(set(starts) - set(inputs))} need "
+                             "their checkpoint records in inputs")
+        config = {"model": name, **self.data_config(),
+                  "networks": {key: part.settings if isinstance(part, Call) else {"start": inputs[key].path.name}
+                               for key, part in parts.items()},
+                  "training": trainer.settings,
+                  "inputs": {key: record.path.name for key, record in sorted(inputs.items())},
+                  **{key: json_setting(key, value) for key, value in settings.items()}}
+
+        def build() -> nn.Module:
+            torch.manual_seed(self.seed)
+            built = {key: copy.deepcopy(part) if isinstance(part, nn.Module) else part() for key, part in parts.items()}
+            module = built["model"] if single else nn.ModuleDict(built)
+            return module.to(self.device)
+
+        def timed_train(model: nn.Module, progress: ProgressFile) -> dict[str, Any]:
+            started = time.perf_counter()
+            history = train(model, progress)
+            metadata = {"history": history, "train_seconds": time.perf_counter() - started}
+            return {**metadata, **(evaluate(model) if evaluate is not None else {})}
+
+        model, record = self.store.load_or_train(name, config, build, timed_train)
+        return model.to(self.device), record
