@@ -11,6 +11,7 @@ from gancourse.book.copies import RUN_INFO_TAG, code_digest
 from gancourse.book.execute import (
     ChapterExecutionError,
     execute_chapter,
+    execute_stale,
     refresh_prose,
     stale_chapters,
     time_chapters,
@@ -275,8 +276,9 @@ def test_executing_a_chapter_writes_a_stamped_copy(tiny_layout):
     notebook_source.cells[-1].source = "The end, reworded."
     nbformat.write(notebook_source, source)
     assert stale_chapters(tiny_layout) == []
-    assert refresh_prose(tiny_layout, source)
+    assert execute_stale(tiny_layout, "smoke") == []                     # prose copied over, nothing executed
     assert nbformat.read(executed, as_version=4).cells[-1].source == "The end, reworded."
+    assert not refresh_prose(tiny_layout, source)
 
     notebook_source.cells[3].source += "\nprint('changed code')"
     nbformat.write(notebook_source, source)

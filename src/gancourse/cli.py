@@ -56,24 +56,16 @@ def _check_run_options(profile: str, dataset: str | None, seed: int | None) -> N
 
 
 def _execute(args: argparse.Namespace) -> int:
-    from gancourse.book.execute import execute_chapters, refresh_prose, stale_chapters
+    from gancourse.book.execute import execute_chapters, execute_stale
     from gancourse.book.layout import BookLayout
 
     _check_run_options(args.profile, args.dataset, args.seed)
     layout = BookLayout.of_repository()
-    if args.chapters:
-        sources = [layout.find_chapter(selector) for selector in args.chapters]
-    elif args.all:
-        sources = layout.chapter_sources()
+    if args.chapters or args.all:
+        sources = [layout.find_chapter(selector) for selector in args.chapters] or layout.chapter_sources()
+        execute_chapters(layout, sources, args.profile, args.dataset, args.seed)
     else:
-        sources = stale_chapters(layout)
-        for source in layout.chapter_sources():
-            if source not in sources and refresh_prose(layout, source):
-                print(f"{source.stem}: code unchanged, prose copied from the source")
-        if not sources:
-            print("every executed chapter is up to date with its source's code")
-            return 0
-    execute_chapters(layout, sources, args.profile, args.dataset, args.seed)
+        execute_stale(layout, args.profile, args.dataset, args.seed)
     return 0
 
 

@@ -122,6 +122,19 @@ def execute_chapters(layout: BookLayout, sources: list[Path], profile: str,
     return done
 
 
+def execute_stale(layout: BookLayout, profile: str, dataset: str | None = None, seed: int | None = None) -> list[Path]:
+    """Bring every executed copy up to date: a prose-only edit is copied over without running anything, and
+    the chapters whose code changed (or that have no copy yet) are executed; returns the executed copies."""
+    sources = stale_chapters(layout)
+    for source in layout.chapter_sources():
+        if source not in sources and refresh_prose(layout, source):
+            print(f"{source.stem}: code unchanged, prose copied from the source")
+    if not sources:
+        print("every executed chapter is up to date with its source's code")
+        return []
+    return execute_chapters(layout, sources, profile, dataset, seed)
+
+
 def _run_papermill(source: Path, target: Path, parameters: dict[str, Any], kernel_name: str,
                    environment: dict[str, str]) -> None:
     """Execute ``source`` into ``target``; the kernel inherits ``environment`` (and no progress bars)."""
