@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gancourse.book import BookLayout
+from gancourse.book.layout import BookLayout
 from gancourse.data import make_loaders
 from gancourse.models.classifiers import build_classifier
 from gancourse.profiles import PROFILES

@@ -7,22 +7,19 @@ import nbformat
 import pytest
 import yaml
 
-from gancourse.book import (
-    RUN_INFO_TAG,
-    BookLayout,
+from gancourse.book.copies import RUN_INFO_TAG, code_digest
+from gancourse.book.execute import (
     ChapterExecutionError,
-    code_digest,
     execute_chapter,
-    format_duration,
-    read_run_times,
-    record_run_time,
+    execute_stale,
     refresh_prose,
-    refresh_run_info,
-    set_repository,
     stale_chapters,
     time_chapters,
-    write_execution_report,
 )
+from gancourse.book.layout import BookLayout
+from gancourse.book.report import refresh_run_info, slowest_cells, write_execution_report
+from gancourse.book.repository import set_repository
+from gancourse.book.run_times import format_duration, read_run_times, record_run_time
 from gancourse.cli import main
 from gancourse.results import read_recorded
 
@@ -279,8 +276,9 @@ def test_executing_a_chapter_writes_a_stamped_copy(tiny_layout):
     notebook_source.cells[-1].source = "The end, reworded."
     nbformat.write(notebook_source, source)
     assert stale_chapters(tiny_layout) == []
-    assert refresh_prose(tiny_layout, source)
+    assert execute_stale(tiny_layout, "smoke") == []                     # prose copied over, nothing executed
     assert nbformat.read(executed, as_version=4).cells[-1].source == "The end, reworded."
+    assert not refresh_prose(tiny_layout, source)
 
     notebook_source.cells[3].source += "\nprint('changed code')"
     nbformat.write(notebook_source, source)
@@ -340,7 +338,17 @@ def test_unknown_chapters_are_reported_with_the_list(tiny_layout):
 
 def test_the_cli_reports_errors_in_one_line(capsys):
     assert main(["execute", "99", "--profile", "smoke"]) == 1
-    assert "no chapter '99'" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert error.startswith("gancourse execute: ValueError: no chapter '99'") and len(error.strip().splitlines()) == 1
+    assert "--debug" in error
+
+
+def test_the_cli_shows_the_traceback_with_debug(capsys):
+    with pytest.raises(ValueError, match="no chapter '99'") as raised:
+        main(["--debug", "execute", "99", "--profile", "smoke"])
+    frames = [entry.frame.code.name for entry in raised.traceback]
+    assert "main" in frames and frames[-1] == "find_chapter"      # the whole way down, not one line
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize("seconds, text", [(12.34, "12.3 s"), (59.94, "59.9 s"), (75.2, "1 min 15 s"),
@@ -386,8 +394,6 @@ def test_every_exercise_check_in_the_published_chapters_passes(layout):
 
 
 def test_the_slowest_cells_are_named_by_their_first_line_of_code():
-    from gancourse.book import slowest_cells
-
     notebook = nbformat.v4.new_notebook()
     timings = [("import torch\n\nmodel = train(x)", 61.0), ("# a comment\nplot(x)", 3.2), ("profile = 'cpu'", 99.0),
                ("y = 1", 0.1), ("x = `code`", 7.0)]

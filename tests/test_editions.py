@@ -5,9 +5,9 @@ import json
 import nbformat
 import pytest
 
-from gancourse.book import BookLayout
+from gancourse.book.editions import STUB, student_notebook, write_edition
+from gancourse.book.layout import BookLayout
 from gancourse.cli import main
-from gancourse.editions import STUB, student_notebook, write_edition
 from gancourse.exercises import check_fgsm
 
 ROOT = BookLayout.of_repository()

@@ -13,7 +13,18 @@ from torch import nn
 from gancourse.attacks import FGSM
 from gancourse.cli import main
 from gancourse.evaluate import predict
-from gancourse.matrix import REJECTED, AttackSpec, Defense, robust_table, run_matrix, write_matrix
+from gancourse.matrix import (
+    REJECTED,
+    AttackSpec,
+    Cell,
+    Defense,
+    robust_table,
+    robust_table_text,
+    run_matrix,
+    write_matrix,
+)
+from gancourse.robustness import run_book_matrix
+from gancourse.runtime import best_device
 
 
 class Counting:
@@ -98,6 +109,24 @@ def test_write_matrix_writes_table_json_and_figure(fixture, tmp_path):
     assert png_path.stat().st_size > 1000
 
 
+def test_the_robust_table_as_text_has_one_line_per_attack_and_a_column_per_defense():
+    cells = [Cell("clean", "none", 1.0, 0.0, 1.0, 0.0, 0.1, 0.0),
+             Cell("clean", "MagNet", 0.9, 0.05, 0.9, 0.0, 0.2, 0.0),
+             Cell("a very long attack name, cut", "none", 0.125, 0.0, 0.125, 3.0, 0.1, 1.5),
+             Cell("a very long attack name, cut", "MagNet", 0.25, 0.5, 0.75, 3.0, 0.2, 1.5)]
+    assert robust_table_text(cells).splitlines() == [
+        "robust accuracy" + " " * 9 + "        none      MagNet",
+        "clean" + " " * 19 + "      100.0%       90.0%",
+        "a very long attack name," + "       12.5%       75.0%"]
+
+
+def test_the_book_matrix_refuses_the_gpu_profile_without_cuda(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="profile 'gpu' needs a CUDA GPU"):
+        run_book_matrix("A", "mnist5k", "gpu", 16, 0, tmp_path / "matrix")
+    assert not (tmp_path / "matrix").exists()                                  # refused before writing anything
+
+
 def test_the_matrix_command_runs_the_book_lineup(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GANCOURSE_CHECKPOINT_DIR", str(tmp_path / "store"))
     code = main(["matrix", "--profile", "smoke", "--dataset", "mnist5k", "--model", "D", "--images", "16",
@@ -110,6 +139,7 @@ def test_the_matrix_command_runs_the_book_lineup(tmp_path, monkeypatch, capsys):
     assert {"none", "Defense-GAN", "APE-GAN", "MagNet", "detector"} <= defenses
     assert {"clean", "AdvGAN", "AI-GAN", "substitute (black-box)"} <= attacks
     assert result["metadata"]["model"] == "D" and result["metadata"]["images"] == 16
+    assert result["metadata"]["device"] == best_device().type                # the chapters' rule, not the profile's
     assert main(["matrix", "--profile", "smoke", "--dataset", "mnist5k", "--images", "100000",
                  "--output", str(tmp_path / "x")]) == 1
     assert "ask for fewer" in capsys.readouterr().err

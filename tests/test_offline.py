@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from gancourse import offline
+from gancourse.book import offline
 
 
 def fake_mathjax_tarball(path):

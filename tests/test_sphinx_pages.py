@@ -2,7 +2,7 @@
 
 from sphinx.builders.html._assets import _JavaScript
 
-from gancourse.sphinx_pages import unique_scripts
+from gancourse.book.sphinx_pages import unique_scripts
 
 
 def test_repeated_inline_scripts_are_dropped_and_the_order_kept():

@@ -9,14 +9,17 @@ Commands:
     matrix            every attack of the book against every defense: matrix.csv, matrix.json, matrix.png
     time-chapters     execute chapters cold in a scratch folder and record their run times (book/run_times.json)
     edition           write the student edition (solutions removed, self-checks kept) or the instructor edition
+
+An error ends a command with a one-line message and exit status 1; ``gancourse --debug <command>`` shows the
+full traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from gancourse.files import output_folder
 from gancourse.profiles import PROFILE_NAMES
 
 
@@ -52,38 +55,23 @@ def _check_run_options(profile: str, dataset: str | None, seed: int | None) -> N
         raise ValueError(f"--seed must be in [0, 2**32), got {seed}")
 
 
-def _output_folder(path: str) -> Path:
-    """The folder a command writes into (created); an existing file there is an error, not overwritten."""
-    folder = Path(path)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{folder} is a file; give a folder to write into")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 def _execute(args: argparse.Namespace) -> int:
-    from gancourse.book import BookLayout, execute_chapters, refresh_prose, stale_chapters
+    from gancourse.book.execute import execute_chapters, execute_stale
+    from gancourse.book.layout import BookLayout
 
     _check_run_options(args.profile, args.dataset, args.seed)
     layout = BookLayout.of_repository()
-    if args.chapters:
-        sources = [layout.find_chapter(selector) for selector in args.chapters]
-    elif args.all:
-        sources = layout.chapter_sources()
+    if args.chapters or args.all:
+        sources = [layout.find_chapter(selector) for selector in args.chapters] or layout.chapter_sources()
+        execute_chapters(layout, sources, args.profile, args.dataset, args.seed)
     else:
-        sources = stale_chapters(layout)
-        for source in layout.chapter_sources():
-            if source not in sources and refresh_prose(layout, source):
-                print(f"{source.stem}: code unchanged, prose copied from the source")
-        if not sources:
-            print("every executed chapter is up to date with its source's code")
-            return 0
-    execute_chapters(layout, sources, args.profile, args.dataset, args.seed)
+        execute_stale(layout, args.profile, args.dataset, args.seed)
     return 0
 
 
 def _build(args: argparse.Namespace) -> int:
-    from gancourse.book import BookLayout, build_book
+    from gancourse.book.build import build_book
+    from gancourse.book.layout import BookLayout
 
     index = build_book(BookLayout.of_repository(), strict=not args.no_strict)
     print(f"the book is at {index}")
@@ -93,10 +81,10 @@ def _build(args: argparse.Namespace) -> int:
 def _prepare(args: argparse.Namespace) -> int:
     import papermill
 
-    from gancourse.book import BookLayout
+    from gancourse.book.layout import BookLayout
 
     layout = BookLayout.of_repository()
-    output = _output_folder(args.output)
+    output = output_folder(args.output)
     for source in layout.chapter_sources():
         papermill.execute_notebook(str(source), str(output / source.name), parameters={"profile": args.profile},
                                    prepare_only=True, progress_bar=False)
@@ -105,7 +93,8 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _set_repository(args: argparse.Namespace) -> int:
-    from gancourse.book import BookLayout, set_repository
+    from gancourse.book.layout import BookLayout
+    from gancourse.book.repository import set_repository
 
     changed = set_repository(BookLayout.of_repository(), args.url)
     print(f"repository set to {args.url} in _config.yml and {changed} notebooks")
@@ -113,51 +102,26 @@ def _set_repository(args: argparse.Namespace) -> int:
 
 
 def _matrix(args: argparse.Namespace) -> int:
-    import torch
-
-    from gancourse.data import make_loaders
-    from gancourse.matrix import robust_table, run_matrix, write_matrix
-    from gancourse.models.classifiers import CLASSIFIERS
-    from gancourse.profiles import resolve_profile
-    from gancourse.robustness import book_attacks, book_defenses
+    from gancourse.matrix import robust_table_text
+    from gancourse.robustness import run_book_matrix
 
     _check_run_options(args.profile, args.dataset, args.seed)
-    if args.model not in CLASSIFIERS:
-        raise ValueError(f"--model {args.model!r} is not one of the book's classifiers {', '.join(CLASSIFIERS)}")
-    profile = resolve_profile(args.profile)
-    count = profile.defense_eval_size if args.images is None else args.images
-    if count < 1:
-        raise ValueError(f"--images must be at least 1, got {count}")
-    output = _output_folder(args.output)
-    device = "cuda" if profile.name == "gpu" else "cpu"
-    torch.manual_seed(args.seed)
-    bundle = make_loaders(args.dataset, profile, args.seed)
-    if count + 1 > len(bundle.test_images):
-        raise ValueError(f"--images {count} leaves no clean images to calibrate MagNet: the {profile.name} "
-                         f"profile has {len(bundle.test_images)} test images; ask for fewer")
-    images, labels = bundle.test_images[:count].to(device), bundle.test_labels[:count].to(device)
-    validation = bundle.test_images[count:count + 500].to(device)
-    defenses = book_defenses(args.model, bundle, profile, args.seed, validation, device)
-    attacks = book_attacks(args.model, bundle, profile, args.seed, device)
-    cells = run_matrix(attacks, defenses, images, labels, progress=lambda step: print(step, flush=True))
-    metadata = {"dataset": args.dataset, "profile": profile.name, "model": args.model, "images": count,
-                "seed": args.seed, "eps": bundle.info.linf_budget, "device": device, "torch": torch.__version__}
-    paths = write_matrix(cells, output, metadata)
-    attack_names, defense_names, table = robust_table(cells)
-    print(f"{'robust accuracy':24s}" + "".join(f"{name[:11]:>12s}" for name in defense_names))
-    for i, attack in enumerate(attack_names):
-        print(f"{attack[:24]:24s}" + "".join(f"{value:12.1%}" for value in table[i].tolist()))
+    cells, paths = run_book_matrix(args.model, args.dataset, args.profile, args.images, args.seed, args.output,
+                                   progress=lambda step: print(step, flush=True))
+    print(robust_table_text(cells))
     print("written: " + ", ".join(str(path) for path in paths))
     return 0
 
 
 def _time_chapters(args: argparse.Namespace) -> int:
-    from gancourse.book import BookLayout, format_duration, time_chapters
+    from gancourse.book.execute import time_chapters
+    from gancourse.book.layout import BookLayout
+    from gancourse.book.run_times import format_duration
 
     _check_run_options(args.profile, None, None)
     layout = BookLayout.of_repository()
     sources = [layout.find_chapter(selector) for selector in args.chapters] or layout.chapter_sources()
-    seconds = time_chapters(layout, sources, args.profile, _output_folder(args.scratch))
+    seconds = time_chapters(layout, sources, args.profile, output_folder(args.scratch))
     for chapter, value in seconds.items():
         print(f"{chapter:32s} {format_duration(value)}")
     print(f"{'all':32s} {format_duration(sum(seconds.values()))} (recorded in {layout.run_times})")
@@ -165,10 +129,10 @@ def _time_chapters(args: argparse.Namespace) -> int:
 
 
 def _edition(args: argparse.Namespace) -> int:
-    from gancourse.book import BookLayout
-    from gancourse.editions import write_edition
+    from gancourse.book.editions import write_edition
+    from gancourse.book.layout import BookLayout
 
-    written = write_edition(BookLayout.of_repository().chapter_sources(), args.edition, _output_folder(args.output))
+    written = write_edition(BookLayout.of_repository().chapter_sources(), args.edition, output_folder(args.output))
     print(f"{args.edition} edition: {len(written)} notebooks in {args.output}")
     return 0
 
@@ -176,6 +140,8 @@ def _edition(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gancourse", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, show the full traceback instead of a one-line message")
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("fetch-data", help="put offline datasets in place").set_defaults(run=_fetch_data)
@@ -226,8 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except Exception as error:  # a clear one-line message for the command line, not a traceback
-        print(f"gancourse {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
+    except Exception as error:  # a clear one-line message for the command line; the traceback with --debug
+        if args.debug:
+            raise
+        print(f"gancourse {args.command}: {type(error).__name__}: {error} (run with --debug for the traceback)",
+              file=sys.stderr)
         return 1
 
 

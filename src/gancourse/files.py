@@ -1,4 +1,5 @@
-"""Atomic file writes: a file appears under its real name complete, or not at all."""
+"""Writing files safely: a file appears under its real name complete, or not at all (:func:`atomic_write`),
+and a command's output folder never replaces a file (:func:`output_folder`)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,12 @@ def atomic_write(target: Path, mode: str = "wb") -> Iterator[IO]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def output_folder(path: str | Path) -> Path:
+    """The folder a command writes into, created if missing; an existing file there is an error, not overwritten."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is a file; give a folder to write into")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

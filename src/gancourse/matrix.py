@@ -141,6 +141,15 @@ def robust_table(cells: list[Cell]) -> tuple[list[str], list[str], torch.Tensor]
     return attacks, defenses, table
 
 
+def robust_table_text(cells: list[Cell]) -> str:
+    """:func:`robust_table` as plain text: one line per attack, one column per defense, in percent."""
+    attacks, defenses, table = robust_table(cells)
+    lines = [f"{'robust accuracy':24s}" + "".join(f"{name[:11]:>12s}" for name in defenses)]
+    lines += [f"{attack[:24]:24s}" + "".join(f"{value:12.1%}" for value in row.tolist())
+              for attack, row in zip(attacks, table, strict=True)]
+    return "\n".join(lines)
+
+
 def plot_matrix(cells: list[Cell], title: str = "robust accuracy (correct or rejected)"):
     """A heatmap of :func:`robust_table` with the values written in the cells; returns the figure."""
     import matplotlib.pyplot as plt

@@ -10,11 +10,13 @@ bounded by ε; substitute black-box (FGSM on the
 substitute), AdvGAN (untargeted) and AI-GAN (towards the next class), with generators trained against
 the bare classifier — fixed; and adaptive PGD (half the oblivious PGD's steps, since each step through
 Defense-GAN projects every image), towards the class the attacked network ranks second.
+:func:`run_book_matrix` runs the whole lineup and writes the result (the ``gancourse matrix`` command).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -23,12 +25,17 @@ from gancourse.attacks import FGSM, JSMA, PGD, CarliniWagnerL2, DeepFool, RandFG
 from gancourse.attacks.advgan import AdvGAN
 from gancourse.attacks.aigan import AIGAN
 from gancourse.attacks.bpda import BPDA
+from gancourse.data import make_loaders
 from gancourse.defenses.ape_gan import APEGAN
 from gancourse.defenses.defense_gan import DefenseGAN
 from gancourse.defenses.detector import GuardedClassifier, detection_scores
 from gancourse.defenses.magnet import MagNet
 from gancourse.evaluate import predict
-from gancourse.matrix import REJECTED, AttackSpec, Craft, Defense
+from gancourse.files import output_folder
+from gancourse.matrix import REJECTED, AttackSpec, Cell, Craft, Defense, run_matrix, write_matrix
+from gancourse.models.classifiers import CLASSIFIERS
+from gancourse.profiles import resolve_profile
+from gancourse.runtime import ChapterRun, best_device
 from gancourse.zoo import Zoo
 
 MAGNET_FALSE_POSITIVES = 0.01  # MagNet's threshold: 1% of clean validation images rejected (as in chapter 09)
@@ -112,3 +119,39 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
         AttackSpec("AI-GAN", "fixed", lambda _: next_class(aigan)),
         AttackSpec(f"adaptive PGD-{adaptive_steps}", "adaptive", adaptive),
     ]
+
+
+def run_book_matrix(model: str, dataset: str, profile: str, images: int | None, seed: int, output: str | Path,
+                    progress: Callable[[str], None] | None = None) -> tuple[list[Cell], list[Path]]:
+    """Every attack of :func:`book_attacks` against every defense of :func:`book_defenses` for classifier
+    ``model``, on the first ``images`` test images of ``dataset`` (default: the profile's
+    ``defense_eval_size``); the next ones (500 at most) set MagNet's threshold. Runs on
+    :func:`gancourse.runtime.best_device`, writes ``matrix.csv``, ``matrix.json`` and ``matrix.png`` into the
+    folder ``output`` and returns the cells and the written paths.
+
+    Raises:
+        ValueError: an unknown classifier, profile or dataset, the ``gpu`` profile without CUDA, fewer than
+            one image or so many that none is left for MagNet, or ``output`` naming a file.
+    """
+    if model not in CLASSIFIERS:
+        raise ValueError(f"--model {model!r} is not one of the book's classifiers {', '.join(CLASSIFIERS)}")
+    resolved = resolve_profile(profile)
+    count = resolved.defense_eval_size if images is None else images
+    if count < 1:
+        raise ValueError(f"--images must be at least 1, got {count}")
+    folder = output_folder(output)
+    device = best_device()
+    torch.manual_seed(seed)
+    bundle = make_loaders(dataset, resolved, seed)
+    zoo = Zoo.for_chapter(ChapterRun(resolved, dataset, seed, device), bundle)
+    if count + 1 > len(bundle.test_images):
+        raise ValueError(f"--images {count} leaves no clean images to calibrate MagNet: the {resolved.name} "
+                         f"profile has {len(bundle.test_images)} test images; ask for fewer")
+    evaluated, labels = bundle.test_images[:count].to(device), bundle.test_labels[:count].to(device)
+    validation = bundle.test_images[count:count + 500].to(device)
+    defenses = book_defenses(zoo, model, validation)
+    attacks = book_attacks(zoo, model)
+    cells = run_matrix(attacks, defenses, evaluated, labels, progress=progress)
+    metadata = {"dataset": dataset, "profile": resolved.name, "model": model, "images": count,
+                "seed": seed, "eps": bundle.info.linf_budget, "device": device.type, "torch": torch.__version__}
+    return cells, write_matrix(cells, folder, metadata)

@@ -1,0 +1,157 @@
+"""What the book says about its own execution: the run-info cell under each chapter's title and
+``book/execution_report.md`` (every chapter's run, and its measured time per profile against the targets)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from gancourse.book.copies import RUN_INFO_TAG, write_notebook_atomically
+from gancourse.book.layout import BookLayout
+from gancourse.book.run_times import format_duration, read_run_times
+from gancourse.profiles import PROFILES
+
+# On 2 CPU cores: (whole book, any one chapter) in seconds; None = no limit for one chapter.
+RUN_TIME_TARGETS = {"smoke": (10 * 60, None), "cpu": (2 * 3600, 12 * 60)}
+
+
+def slowest_cells(notebook: Any, count: int = 3) -> list[dict[str, Any]]:
+    """The ``count`` code cells papermill timed longest, slowest first: each one's first line of code (not an
+    import or a comment) and seconds — where a chapter's time goes, for readers choosing a profile and for
+    whoever trims a budget."""
+    timed = []
+    for cell in notebook.cells:
+        duration = cell.metadata.get("papermill", {}).get("duration")
+        if cell.cell_type == "code" and duration is not None and "injected-parameters" not in cell.metadata.get("tags", []):
+            lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
+            telling = [line for line in lines if not line.startswith(("import ", "from ", "#", "%"))] or lines or [""]
+            timed.append({"first_line": telling[0][:80].replace("`", "'"), "seconds": round(float(duration), 1)})
+    return sorted(timed, key=lambda cell: -cell["seconds"])[:count]
+
+
+def slowest_text(info: dict[str, Any]) -> str:
+    """`` Slowest cells in this run: `line` 12.0 s; ...`` from an executed copy's metadata ("" if none)."""
+    cells = info.get("slowest_cells") or []
+    if not cells:
+        return ""
+    listed = "; ".join(f"`{cell['first_line']}` {format_duration(cell['seconds'])}" for cell in cells)
+    return f" Slowest cells in this run: {listed}."
+
+
+def run_time_summary(times: dict[str, dict[str, Any]]) -> str:
+    """``"smoke 41.0 s (cpu (2 threads), 3 models trained) · cpu 6 min 24 s (...) · gpu not measured yet"``."""
+    parts = []
+    for profile in PROFILES:
+        run = times.get(profile)
+        if run is None:
+            parts.append(f"{profile} not measured yet")
+            continue
+        trained = run.get("models_trained")
+        models = ("models trained: not recorded" if trained is None else
+                  "every model loaded from the store" if trained == 0 else f"{trained} models trained")
+        parts.append(f"{profile} {format_duration(run['wall_seconds'])} ({run['device']}, {models})")
+    return " · ".join(parts)
+
+
+def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]]) -> str:
+    """The cell that tells the reader how this page was executed, and how long each profile takes."""
+    versions = ", ".join(f"{name} {version}" for name, version in info["versions"].items())
+    number = Path(info["source"]).name[:2]
+    return (
+        "```{admonition} How this page was executed\n"
+        f"Profile **{info['profile']}** · device **{info['device']}** · dataset **{info['dataset']}** · "
+        f"seed **{info['seed']}** · wall time **{format_duration(info['wall_seconds'])}** · "
+        f"executed {info['executed_at']}.\n\n"
+        f"Measured run times of this chapter: {run_time_summary(times)}.{slowest_text(info)}\n\n"
+        f"Versions: {versions}.\n\n"
+        f"Every number and figure below comes from this run. Re-execute it with "
+        f"`make execute CHAPTER={number} PROFILE=gpu` (see the README), or open `{info['source']}` in Colab "
+        "with the rocket button above; there the `parameters` cell's `profile=\"auto\"` picks the GPU budget.\n"
+        "```"
+    )
+
+
+def refresh_run_info(layout: BookLayout) -> int:
+    """Rewrite each executed copy's run-info cell from its metadata and ``book/run_times.json`` (so a later
+    timing of another profile shows on every page); returns how many copies changed."""
+    times = read_run_times(layout)
+    changed = 0
+    for source in layout.chapter_sources():
+        path = layout.executed_copy(source)
+        if not path.exists():
+            continue
+        notebook = nbformat.read(path, as_version=4)
+        cell = next(cell for cell in notebook.cells if RUN_INFO_TAG in cell.metadata.get("tags", []))
+        text = run_info_markdown(notebook.metadata["gancourse"], times.get(source.stem, {}))
+        if cell.source != text:
+            cell.source = text
+            write_notebook_atomically(notebook, path)
+            changed += 1
+    return changed
+
+
+def write_execution_report(layout: BookLayout) -> Path:
+    """Write ``book/execution_report.md``: how each published chapter ran (from the executed copies'
+    metadata) and every measured run time per profile (from ``book/run_times.json``) against the targets."""
+    rows = []
+    for source in layout.chapter_sources():
+        executed = layout.executed_copy(source)
+        if not executed.exists():
+            rows.append(f"| {source.stem} | not executed | | | | | |")
+            continue
+        info = json.loads(executed.read_text())["metadata"]["gancourse"]
+        rows.append(f"| [{source.stem}](chapters/{source.stem}) | {info['profile']} | {info['device']} | "
+                    f"{info['dataset']} | {info['seed']} | {format_duration(info['wall_seconds'])} | "
+                    f"{info['executed_at']} |")
+    times = read_run_times(layout)
+    chapters = [source.stem for source in layout.chapter_sources()]
+    time_rows = []
+    for chapter in chapters:
+        cells = []
+        for profile in PROFILES:
+            run = times.get(chapter, {}).get(profile)
+            cells.append("not measured" if run is None else
+                         f"{format_duration(run['wall_seconds'])} ({run['device']}"
+                         f"{'' if run.get('models_trained') is None else ', ' + str(run['models_trained']) + ' trained'})")
+        time_rows.append(f"| {chapter} | " + " | ".join(cells) + " |")
+    totals, verdicts = [], []
+    for profile in PROFILES:
+        runs = [times.get(chapter, {}).get(profile) for chapter in chapters]
+        if any(run is None for run in runs):
+            totals.append(f"{sum(run is not None for run in runs)} of {len(chapters)} measured")
+            continue
+        total, longest = sum(run["wall_seconds"] for run in runs), max(run["wall_seconds"] for run in runs)
+        totals.append(f"**{format_duration(total)}**")
+        if profile in RUN_TIME_TARGETS:
+            book_limit, chapter_limit = RUN_TIME_TARGETS[profile]
+            met = total <= book_limit and (chapter_limit is None or longest <= chapter_limit)
+            verdicts.append(f"- {profile}: whole book {format_duration(total)} (target {format_duration(book_limit)})"
+                            + ("" if chapter_limit is None else f", longest chapter {format_duration(longest)} "
+                               f"(target {format_duration(chapter_limit)})") + f" — {'met' if met else 'NOT met'}.")
+    text = (
+        "# Execution report\n\n"
+        "How each chapter of this edition was executed (read from the executed notebooks' metadata by "
+        "`gancourse build`). Re-execute any of them as the README says.\n\n"
+        "| chapter | profile | device | dataset | seed | wall time | executed |\n"
+        "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        "## Run time per profile\n\n"
+        "The last measured run of each chapter in each profile (`book/run_times.json`; every `gancourse execute` "
+        "updates it, and `gancourse time-chapters --profile smoke` times every chapter from an empty checkpoint "
+        "store). *Trained* counts the models the run had to train; a run that found its models in the store is "
+        "much faster than a cold one.\n\n"
+        "| chapter | " + " | ".join(PROFILES) + " |\n|---|" + "---|" * len(PROFILES) + "\n"
+        + "\n".join(time_rows) + "\n| **whole book** | " + " | ".join(totals) + " |\n\n"
+        "Targets on 2 CPU cores: the smoke profile runs every chapter in under 10 minutes; the cpu profile runs "
+        "the whole book in under 2 hours with no chapter over 12 minutes. The smoke column is a first run from an "
+        "empty store. The cpu column holds the published runs; for this edition they are one first run of the "
+        "book in chapter order (each chapter found in the store only what the chapters before it train), so "
+        "its total is what a first cpu run takes on this machine. A re-run that finds its models in the store "
+        "records a shorter time and fewer trained models (the README's chapter table keeps the first-run "
+        "figures).\n\n" + "\n".join(verdicts) + "\n"
+    )
+    target = layout.root / "book" / "execution_report.md"
+    target.write_text(text)
+    return target
