@@ -10,6 +10,7 @@ import yaml
 from gancourse.book.copies import RUN_INFO_TAG, code_digest
 from gancourse.book.execute import (
     ChapterExecutionError,
+    carry_code_forward,
     execute_chapter,
     execute_stale,
     refresh_prose,
@@ -283,6 +284,34 @@ def test_executing_a_chapter_writes_a_stamped_copy(tiny_layout):
     notebook_source.cells[3].source += "\nprint('changed code')"
     nbformat.write(notebook_source, source)
     assert stale_chapters(tiny_layout) == [source]
+
+
+def test_code_carried_forward_is_said_on_the_page_until_the_next_execution(tiny_layout):
+    source = tiny_layout.find_chapter("01")
+    executed = execute_chapter(tiny_layout, source, profile="smoke")
+    outputs = [cell.get("outputs") for cell in nbformat.read(executed, as_version=4).cells]
+    run_digest = nbformat.read(executed, as_version=4).metadata.gancourse.code_digest
+    notebook_source = nbformat.read(source, as_version=4)
+    notebook_source.cells[3].source = notebook_source.cells[3].source.replace("6 * 7", "42")
+    nbformat.write(notebook_source, source)
+    with pytest.raises(ValueError, match="--reason"):
+        carry_code_forward(tiny_layout, source, "  ")
+    carry_code_forward(tiny_layout, source, "an API rename")
+    assert stale_chapters(tiny_layout) == []
+    carried = nbformat.read(executed, as_version=4)
+    assert carried.cells[4].source.endswith("record('tiny_answer', 42)")            # the new code ...
+    assert [cell.get("outputs") for cell in carried.cells] == outputs                # ... the old outputs
+    assert carried.metadata.gancourse.code_changed_since_run.run_code_digest == run_digest
+    refresh_run_info(tiny_layout)
+    header = nbformat.read(executed, as_version=4).cells[1].source
+    assert "changed after this run" in header and "an API rename" in header
+    notebook_source.cells.append(nbformat.v4.new_code_cell("print('a new cell')"))
+    nbformat.write(notebook_source, source)
+    with pytest.raises(ChapterExecutionError, match="re-execute"):
+        carry_code_forward(tiny_layout, source, "cells added")
+    execute_chapter(tiny_layout, source, profile="smoke")
+    fresh = nbformat.read(executed, as_version=4)
+    assert "code_changed_since_run" not in fresh.metadata.gancourse and "changed after" not in fresh.cells[1].source
 
 
 def test_run_times_per_profile_reach_the_page_header_and_the_report(tiny_layout, tmp_path):

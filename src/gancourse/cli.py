@@ -69,6 +69,16 @@ def _execute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _carry_code(args: argparse.Namespace) -> int:
+    from gancourse.book.execute import carry_code_forward
+    from gancourse.book.layout import BookLayout
+
+    layout = BookLayout.of_repository()
+    for selector in args.chapters:
+        print(f"code carried into {carry_code_forward(layout, layout.find_chapter(selector), args.reason)}")
+    return 0
+
+
 def _build(args: argparse.Namespace) -> int:
     from gancourse.book.build import build_book
     from gancourse.book.layout import BookLayout
@@ -153,6 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     execute.add_argument("--dataset", default=None, help="override the notebooks' dataset parameter")
     execute.add_argument("--seed", type=int, default=None, help="override the notebooks' seed parameter")
     execute.set_defaults(run=_execute)
+
+    carry = commands.add_parser("carry-code", help="give executed copies their sources' new code without "
+                                "re-running them; their pages say the outputs come from the earlier code")
+    carry.add_argument("chapters", nargs="+", help="chapter numbers or names")
+    carry.add_argument("--reason", required=True, help="why the outputs may stand until the next execution")
+    carry.set_defaults(run=_carry_code)
 
     build = commands.add_parser("build", help="build the HTML book from the executed copies")
     build.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")

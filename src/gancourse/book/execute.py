@@ -68,6 +68,34 @@ def refresh_prose(layout: BookLayout, source: Path) -> bool:
     return changed
 
 
+def carry_code_forward(layout: BookLayout, source: Path, reason: str) -> Path:
+    """Give an executed copy its source's current cells without re-running them, for a code change whose
+    effect the next re-execution will show (e.g. an API rename): the copy keeps its outputs, takes the new
+    code and prose, and records ``code_changed_since_run`` (``reason``, date, the digest of the code that
+    produced the outputs), which its page header states. A later execution replaces all of it."""
+    if not reason.strip():
+        raise ValueError("say why the outputs may stand without re-execution (--reason)")
+    executed_path = layout.executed_copy(source)
+    if not executed_path.exists():
+        raise ChapterExecutionError(f"{source.stem} has no executed copy to carry code into; execute it")
+    executed = nbformat.read(executed_path, as_version=4)
+    source_notebook = nbformat.read(source, as_version=4)
+    executed_cells = source_cells(executed)
+    if [c.cell_type for c in executed_cells] != [c.cell_type for c in source_notebook.cells]:
+        raise ChapterExecutionError(f"{executed_path} does not match the cells of {source} (cells were added or "
+                                    "removed); re-execute it")
+    for mine, theirs in zip(executed_cells, source_notebook.cells, strict=True):
+        mine.source = theirs.source
+    info = executed.metadata["gancourse"]
+    earlier = info.get("code_changed_since_run", {})
+    info["code_changed_since_run"] = {
+        "reason": reason.strip(), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        "run_code_digest": earlier.get("run_code_digest", info["code_digest"])}
+    info["code_digest"] = code_digest(source_notebook)
+    write_notebook_atomically(executed, executed_path)
+    return executed_path
+
+
 def execute_chapter(
     layout: BookLayout,
     source: Path,

@@ -56,6 +56,16 @@ def run_time_summary(times: dict[str, dict[str, Any]]) -> str:
     return " · ".join(parts)
 
 
+def code_change_text(info: dict[str, Any]) -> str:
+    """The header's warning for a copy whose code was updated after its run (:func:`gancourse.book.execute.carry_code_forward`)."""
+    change = info.get("code_changed_since_run")
+    if change is None:
+        return ""
+    return (f"**The code on this page changed after this run** ({change['date']}: {change['reason']}). The outputs "
+            "below come from the run described here, made with the earlier code; they will change when the "
+            "chapter is re-executed.\n\n")
+
+
 def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]]) -> str:
     """The cell that tells the reader how this page was executed, and how long each profile takes."""
     versions = ", ".join(f"{name} {version}" for name, version in info["versions"].items())
@@ -67,6 +77,7 @@ def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]]) ->
         f"executed {info['executed_at']}.\n\n"
         f"Measured run times of this chapter: {run_time_summary(times)}.{slowest_text(info)}\n\n"
         f"Versions: {versions}.\n\n"
+        f"{code_change_text(info)}"
         f"Every number and figure below comes from this run. Re-execute it with "
         f"`make execute CHAPTER={number} PROFILE=gpu` (see the README), or open `{info['source']}` in Colab "
         "with the rocket button above; there the `parameters` cell's `profile=\"auto\"` picks the GPU budget.\n"
