@@ -3,7 +3,9 @@
 A :class:`Defense` says how it classifies (and whether it rejects), which network an attacker that ignores
 the defense differentiates (``oblivious_target``: the bare classifier for a preprocessor or a detector, the
 model itself for adversarial training), and which one an attacker that knows it differentiates
-(``adaptive_target``: the whole pipeline, with BPDA where the pipeline has no useful gradient). An
+(``adaptive_target``: the whole pipeline, with BPDA where the pipeline has no useful gradient);
+:meth:`Defense.around` builds one from a classifier, a preprocessing defense and a detecting defense
+(:mod:`gancourse.defenses.base`). An
 :class:`AttackSpec` crafts adversarial images against a network; ``kind`` picks the network:
 
     oblivious  x_adv = attack(defense.oblivious_target)      (white-box on what the defense exposes)
