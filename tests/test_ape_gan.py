@@ -10,7 +10,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from gancourse.zoo import Zoo
 from gancourse.attacks import FGSM, PGD
 from gancourse.checkpoints import CheckpointStore, ProgressFile
 from gancourse.defenses.ape_gan import (
@@ -24,6 +23,7 @@ from gancourse.defenses.ape_gan import (
 )
 from gancourse.evaluate import accuracy
 from gancourse.models.ape_gan import APEDiscriminator, APEGenerator
+from gancourse.zoo import Zoo
 
 
 def test_networks_keep_the_shape_and_the_range():

@@ -12,7 +12,6 @@ from torch import nn
 
 from gancourse.attacks import FGSM, IFGSM, JSMA, PGD, CarliniWagnerL2, DeepFool, RandFGSM, perturbation_norms
 from gancourse.attacks.base import cross_entropy_gradient
-from gancourse.networks import frozen_eval
 from gancourse.attacks.cw import cw_margin
 from gancourse.attacks.optimise import optimise_input
 from gancourse.attacks.substitute import jacobian_augmentation, train_substitute
@@ -20,6 +19,7 @@ from gancourse.defenses.adversarial_training import make_adversary
 from gancourse.defenses.detector import GuardedClassifier, detection_scores, train_detector
 from gancourse.evaluate import accuracy, attack_success_rate, predict
 from gancourse.models.classifiers import build_classifier
+from gancourse.networks import frozen_eval
 from gancourse.train.classifier import train_classifier
 
 

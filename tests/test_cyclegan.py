@@ -9,12 +9,12 @@ import pytest
 import torch
 from torch import nn
 
-from gancourse.zoo import Zoo
 from gancourse.checkpoints import CheckpointStore
 from gancourse.data import class_loader, make_loaders
 from gancourse.models.cyclegan import CycleGenerator, PatchDiscriminator
 from gancourse.profiles import PROFILES
 from gancourse.train.cyclegan import ImagePool, cycle_loss, train_cyclegan
+from gancourse.zoo import Zoo
 
 TINY = dataclasses.replace(PROFILES["smoke"], train_size=1000, test_size=64, cyclegan_iterations=3)
 

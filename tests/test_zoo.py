@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from gancourse import zoo
-from gancourse.zoo import Zoo
 from gancourse.checkpoints import CheckpointStore
 from gancourse.data import make_loaders
 from gancourse.profiles import PROFILES
+from gancourse.zoo import Zoo
 
 TINY = dataclasses.replace(PROFILES["smoke"], train_size=128, test_size=64, gan_iterations=3,
                            critic_gan_iterations=2, classifier_epochs=1)

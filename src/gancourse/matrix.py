@@ -3,7 +3,9 @@
 A :class:`Defense` says how it classifies (and whether it rejects), which network an attacker that ignores
 the defense differentiates (``oblivious_target``: the bare classifier for a preprocessor or a detector, the
 model itself for adversarial training), and which one an attacker that knows it differentiates
-(``adaptive_target``: the whole pipeline, with BPDA where the pipeline has no useful gradient). An
+(``adaptive_target``: the whole pipeline, with BPDA where the pipeline has no useful gradient);
+:meth:`Defense.around` builds one from a classifier, a preprocessing defense and a detecting defense
+(:mod:`gancourse.defenses.base`). An
 :class:`AttackSpec` crafts adversarial images against a network; ``kind`` picks the network:
 
     oblivious  x_adv = attack(defense.oblivious_target)      (white-box on what the defense exposes)
@@ -28,6 +30,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gancourse.defenses.base import Preprocessor, ThresholdDetector
+from gancourse.evaluate import predict
 from gancourse.validation import check_images, check_labels
 
 REJECTED = -1  # the label a detecting defense returns for an input it refuses to classify
@@ -50,6 +54,29 @@ class Defense:
     classify: Callable[[torch.Tensor], torch.Tensor]
     oblivious_target: nn.Module
     adaptive_target: nn.Module
+
+    @classmethod
+    def around(cls, name: str, classifier: nn.Module, *, preprocessor: Preprocessor | None = None,
+               detector: ThresholdDetector | None = None, adaptive_target: nn.Module | None = None) -> Defense:
+        """The defense that puts ``preprocessor`` g in front of ``classifier`` f and rejects what ``detector``
+        rejects (either may be None; with neither, the bare classifier):
+
+            classify(x) = REJECTED if detector.rejects(x), else argmax f(g(x))
+
+        The oblivious attacker targets f. The adaptive one targets ``adaptive_target`` if given (e.g. a
+        :class:`~gancourse.defenses.detector.GuardedClassifier`, to attack the detector too), else f∘g
+        with g's gradient or BPDA in its place (:meth:`~gancourse.defenses.base.Preprocessor.attackable`)."""
+        pipeline = classifier if preprocessor is None else nn.Sequential(preprocessor, classifier).eval()
+        if adaptive_target is None:
+            adaptive_target = (classifier if preprocessor is None
+                               else nn.Sequential(preprocessor.attackable(), classifier).eval())
+
+        def classify(images: torch.Tensor) -> torch.Tensor:
+            predicted = predict(pipeline, images)
+            if detector is not None:
+                predicted[detector.rejects(images)] = REJECTED
+            return predicted
+        return cls(name, classify, classifier, adaptive_target)
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,13 @@ from torch import nn
 from gancourse.attacks import FGSM, JSMA, PGD, CarliniWagnerL2, DeepFool, RandFGSM
 from gancourse.attacks.advgan import AdvGAN
 from gancourse.attacks.aigan import AIGAN
-from gancourse.attacks.bpda import BPDA
 from gancourse.data import make_loaders
 from gancourse.defenses.ape_gan import APEGAN
 from gancourse.defenses.defense_gan import DefenseGAN
-from gancourse.defenses.detector import GuardedClassifier, detection_scores
+from gancourse.defenses.detector import GuardedClassifier, SafetyNet
 from gancourse.defenses.magnet import MagNet
-from gancourse.evaluate import predict
 from gancourse.files import output_folder
-from gancourse.matrix import REJECTED, AttackSpec, Cell, Craft, Defense, run_matrix, write_matrix
+from gancourse.matrix import AttackSpec, Cell, Craft, Defense, run_matrix, write_matrix
 from gancourse.models.classifiers import CLASSIFIERS
 from gancourse.profiles import resolve_profile
 from gancourse.runtime import ChapterRun, best_device
@@ -41,44 +39,27 @@ from gancourse.zoo import Zoo
 MAGNET_FALSE_POSITIVES = 0.01  # MagNet's threshold: 1% of clean validation images rejected (as in chapter 09)
 
 
-def _rejecting(classify_images: Callable[[torch.Tensor], torch.Tensor],
-               rejects: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``classify_images``'s labels, with :data:`REJECTED` where ``rejects`` is True."""
-
-    def classify(images: torch.Tensor) -> torch.Tensor:
-        predicted = classify_images(images)
-        predicted[rejects(images)] = REJECTED
-        return predicted
-    return classify
-
-
 def book_defenses(zoo: Zoo, name: str, validation: torch.Tensor) -> list[Defense]:
     """The matrix's columns for classifier ``name``, from ``zoo``'s models; ``validation`` (clean images not
     evaluated) sets MagNet's threshold."""
     bundle, profile = zoo.bundle, zoo.profile
     model = zoo.classifier(name)[0].eval()
-    defenses = [Defense("none", lambda images: predict(model, images), model, model)]
+    defenses = [Defense.around("none", model)]
     for method, label in (("fgsm", "FGSM adv. training"), ("pgd", "PGD adv. training")):
         trained = zoo.defended_classifier(name, method)[0].eval()
-        defenses.append(Defense(label, lambda images, m=trained: predict(m, images), trained, trained))
-    detector = zoo.detector(name, bundle.info.linf_budget)[0].eval()
-    defenses.append(Defense("detector", _rejecting(lambda images: predict(model, images),
-                                                   lambda images: detection_scores(detector, images) > 0),
-                            model, GuardedClassifier(model, detector).eval()))
+        defenses.append(Defense.around(label, trained))
+    detector = SafetyNet(zoo.detector(name, bundle.info.linf_budget)[0].eval())
+    defenses.append(Defense.around("detector", model, detector=detector,
+                                   adaptive_target=GuardedClassifier(model, detector.network).eval()))
     magnet = MagNet(zoo.magnet()[0])
     magnet.calibrate(validation, MAGNET_FALSE_POSITIVES)
-    reformed = nn.Sequential(magnet, model).eval()
-    defenses.append(Defense("MagNet", _rejecting(lambda images: predict(reformed, images), magnet.rejects),
-                            model, reformed))
+    defenses.append(Defense.around("MagNet", model, preprocessor=magnet, detector=magnet))
     generator = zoo.wgan_gp()[0]["generator"].eval()
     defense_gan = DefenseGAN(generator, 128, steps=profile.projection_steps, restarts=profile.projection_restarts,
                              seed=zoo.seed)
-    projected = nn.Sequential(defense_gan, model).eval()
-    defenses.append(Defense("Defense-GAN", lambda images: predict(projected, images), model,
-                            nn.Sequential(BPDA(defense_gan), model).eval()))
+    defenses.append(Defense.around("Defense-GAN", model, preprocessor=defense_gan))
     ape = APEGAN(zoo.ape_gan(name)[0]["generator"])
-    purified = nn.Sequential(ape, model).eval()
-    defenses.append(Defense("APE-GAN", lambda images: predict(purified, images), model, purified))
+    defenses.append(Defense.around("APE-GAN", model, preprocessor=ape))
     return defenses
 
 

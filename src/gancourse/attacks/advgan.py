@@ -24,10 +24,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from gancourse.attacks.base import Attack
-from gancourse.networks import frozen_eval, model_device
 from gancourse.attacks.cw import cw_margin
 from gancourse.checkpoints import ProgressFile
 from gancourse.losses import d_loss_least_squares, g_loss_least_squares
+from gancourse.networks import frozen_eval, model_device
 from gancourse.train.loop import History, TrainingRun, adam_parts, endless
 from gancourse.validation import check_count, check_positive
 

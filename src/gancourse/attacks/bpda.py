@@ -8,6 +8,9 @@ when g(x) ≈ x:
     forward:  BPDA_g(x) = g(x)          backward:  ∂BPDA_g/∂x := I
 
 implemented as x + stopgrad(g(x) − x). Any attack then runs on ``nn.Sequential(BPDA(g), classifier)``.
+The book's preprocessing defenses say whether they need it (``differentiable``, see
+:mod:`gancourse.defenses.base`): ``g.attackable()`` is BPDA(g) for those that do and g itself otherwise.
+BPDA also wraps a differentiable g, to compare the identity's gradient with g's own (chapter 10).
 """
 
 from __future__ import annotations

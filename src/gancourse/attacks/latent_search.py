@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from gancourse.attacks.base import Attack
-from gancourse.networks import frozen_eval
 from gancourse.attacks.cw import cw_margin
 from gancourse.defenses.defense_gan import DefenseGAN
+from gancourse.networks import frozen_eval
 from gancourse.validation import check_count, check_positive
 
 

@@ -23,8 +23,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gancourse.networks import frozen_eval, model_device
 from gancourse.checkpoints import ProgressFile
+from gancourse.defenses.base import Preprocessor, input_channels
 from gancourse.losses import d_loss_minimax, g_loss_non_saturating
 from gancourse.train.loop import History, TrainingRun, adam_parts, endless
 from gancourse.validation import check_count, check_images, check_positive
@@ -108,16 +108,21 @@ def train_ape_gan(generator: nn.Module, discriminator: nn.Module,
     return run.finish(generator, discriminator)
 
 
-class APEGAN(nn.Module):
-    """The defense as a preprocessor: ``forward(x)`` = G(x) with G frozen in eval mode, so
-    ``classifier(ape_gan(x))`` is the defended model. It stays differentiable: an attacker who knows the
-    defense (Carlini's adaptive attack) simply differentiates through it."""
+class APEGAN(Preprocessor):
+    """The defense as a preprocessor (:class:`gancourse.defenses.base.Preprocessor`): ``forward(x)`` = G(x)
+    with G frozen in eval mode, so ``classifier(ape_gan(x))`` is the defended model. It is
+    ``differentiable``: an attacker who knows the defense (Carlini's adaptive attack) simply differentiates
+    through it.
+
+    Args:
+        generator: APE-G (:class:`gancourse.models.ape_gan.APEGenerator`), trained by :func:`train_ape_gan`.
+    """
+
+    differentiable = True
 
     def __init__(self, generator: nn.Module) -> None:
-        super().__init__()
+        super().__init__(input_channels(generator))
         self.generator = generator
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        check_images(images)
-        with frozen_eval(self.generator):
-            return self.generator(images.to(model_device(self.generator))).to(images.device)
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        return self.generator(images)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from gancourse.defenses.base import Preprocessor, ThresholdDetector
 from gancourse.networks import frozen_eval, model_device
 from gancourse.validation import check_count, check_images, check_positive
 
@@ -123,23 +124,32 @@ def _project_chunk(generator: nn.Module, images: torch.Tensor, starts: torch.Ten
             z.view(n, restarts, latent_dim), restart_errors)
 
 
-class DefenseGAN(nn.Module):
+class DefenseGAN(Preprocessor, ThresholdDetector):
     """The Defense-GAN preprocessor: ``forward(x)`` returns G(z*), so ``classifier(defense(x))`` is the
-    defended model; :meth:`project` also gives z* and the errors (the detection scores).
+    defended model; :meth:`project` also gives z* and the errors. It is not ``differentiable`` (the gradient
+    of L descent steps is useless and costly): attack ``nn.Sequential(defense.attackable(), classifier)``,
+    which uses BPDA. As a :class:`~gancourse.defenses.base.ThresholdDetector` its scores are the
+    reconstruction errors e(z*) (the paper's detector).
 
     Args:
-        generator: G, mapping N×latent_dim to images like the inputs (the chapter 02 WGAN-GP generator).
+        generator: G, mapping N×latent_dim to images like the inputs (the chapter 02 WGAN-GP generator); the
+            inputs' shape is checked against G's images when a projection starts.
         latent_dim: size of z.
         steps, restarts, lr, momentum, decay_at: L, R, η, μ and the decay point (paper: 200, 10, 10, 0.7, 0.8).
         variance: of the random starts (paper: 1/128).
         chunk: images projected at once.
         seed: seeds the random starts of every call (None: the global RNG), so a call is repeatable.
+        threshold: τ ≥ 0 on e(z*) (NaN is refused); +∞, the default, turns the detector off until
+            :meth:`calibrate` sets τ.
     """
+
+    differentiable = False
+    score_floor = 0.0
 
     def __init__(self, generator: nn.Module, latent_dim: int, steps: int = 200, restarts: int = 10,
                  lr: float = 10.0, momentum: float = 0.7, decay_at: float = 0.8, variance: float = 1 / 128,
-                 chunk: int = 256, seed: int | None = 0) -> None:
-        super().__init__()
+                 chunk: int = 256, seed: int | None = 0, threshold: float = float("inf")) -> None:
+        super().__init__(None)
         check_count("latent_dim", latent_dim)
         check_count("steps", steps)
         check_count("restarts", restarts)
@@ -148,6 +158,7 @@ class DefenseGAN(nn.Module):
         self.latent_dim, self.steps, self.restarts = latent_dim, steps, restarts
         self.lr, self.momentum, self.decay_at, self.variance = lr, momentum, decay_at, variance
         self.chunk, self.seed = chunk, seed
+        self.threshold = threshold
 
     def project(self, images: torch.Tensor) -> Projection:
         """Project ``images`` (N×C×H×W in [0, 1]) with this defense's settings."""
@@ -156,5 +167,9 @@ class DefenseGAN(nn.Module):
         return project(self.generator, images, starts, steps=self.steps, lr=self.lr, momentum=self.momentum,
                        decay_at=self.decay_at, chunk=self.chunk)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         return self.project(images).reconstructions
+
+    def scores(self, images: torch.Tensor) -> torch.Tensor:
+        """The detection scores: e(z*) = ‖G(z*) − x‖₂² / d per image, on the images' device."""
+        return self.project(images).errors.to(images.device)

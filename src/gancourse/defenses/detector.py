@@ -21,8 +21,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from gancourse.checkpoints import ProgressFile
+from gancourse.defenses.base import ThresholdDetector
+from gancourse.networks import frozen_eval, model_device
 from gancourse.train.loop import History, TrainingRun
-from gancourse.validation import check_count
+from gancourse.validation import check_count, check_images
 
 CLEAN, ADVERSARIAL = 0, 1
 
@@ -66,10 +68,32 @@ def train_detector(detector: nn.Module, loader: DataLoader,
 
 
 def detection_scores(detector: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """d(x)_adv − d(x)_clean per image: > 0 means "adversarial"."""
-    with torch.no_grad():
-        logits = detector(images)
-    return logits[:, ADVERSARIAL] - logits[:, CLEAN]
+    """d(x)_adv − d(x)_clean per image, on the images' device: > 0 means "adversarial". The detector runs
+    frozen in eval mode on its own device."""
+    check_images(images)
+    with torch.no_grad(), frozen_eval(detector):
+        logits = detector(images.to(model_device(detector)))
+    return (logits[:, ADVERSARIAL] - logits[:, CLEAN]).to(images.device)
+
+
+class SafetyNet(nn.Module, ThresholdDetector):
+    """The detector network d as a detecting defense (:class:`~gancourse.defenses.base.ThresholdDetector`):
+    its scores are :func:`detection_scores`, and the default threshold τ = 0 is d's own decision (reject
+    when the *adversarial* logit wins). Scores are logit differences, so any τ > −∞ is meaningful;
+    :meth:`calibrate` sets τ from a false-positive rate on clean images instead.
+
+    Args:
+        network: d, two logits (clean, adversarial) per image, trained by :func:`train_detector`.
+        threshold: τ (NaN and −∞ are refused; +∞ turns the detector off).
+    """
+
+    def __init__(self, network: nn.Module, threshold: float = 0.0) -> None:
+        super().__init__()
+        self.network = network
+        self.threshold = threshold
+
+    def scores(self, images: torch.Tensor) -> torch.Tensor:
+        return detection_scores(self.network, images)
 
 
 class GuardedClassifier(nn.Module):

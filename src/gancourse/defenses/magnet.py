@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gancourse.networks import frozen_eval, model_device
 from gancourse.checkpoints import ProgressFile
+from gancourse.defenses.base import Preprocessor, ThresholdDetector, input_channels
 from gancourse.train.loop import History, TrainingRun
-from gancourse.validation import check_count, check_images, check_positive
+from gancourse.validation import check_count, check_positive
 
 
 def magnet_autoencoder(channels: int = 1) -> nn.Sequential:
@@ -65,37 +65,34 @@ def train_autoencoder(autoencoder: nn.Module, loader: DataLoader, epochs: int, *
     return run.finish(autoencoder)
 
 
-class MagNet(nn.Module):
-    """Detector + reformer around a trained autoencoder. ``forward(x)`` is the reformer AE(x), so
-    ``classifier(magnet(x))`` is the reformed classifier; :meth:`rejects` is the detector.
+class MagNet(Preprocessor, ThresholdDetector):
+    """Detector + reformer around a trained autoencoder. ``forward(x)`` is the reformer AE(x)
+    (a ``differentiable`` :class:`~gancourse.defenses.base.Preprocessor`), so ``classifier(magnet(x))`` is the
+    reformed classifier; as a :class:`~gancourse.defenses.base.ThresholdDetector` its scores are the
+    reconstruction errors e(x) and :meth:`rejects` is the detector.
 
     Args:
         autoencoder: trained on clean images (:func:`train_autoencoder`).
-        threshold: τ; see :meth:`calibrate`.
+        threshold: τ ≥ 0 (errors are never negative; NaN is refused); +∞, the default, turns the detector off
+            until :meth:`calibrate` sets τ.
     """
 
-    def __init__(self, autoencoder: nn.Module, threshold: float = float("inf")) -> None:
-        super().__init__()
-        self.autoencoder = autoencoder
-        self.threshold = float(threshold)
+    differentiable = True
+    score_floor = 0.0
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        check_images(images)
-        with frozen_eval(self.autoencoder):
-            return self.autoencoder(images.to(model_device(self.autoencoder))).to(images.device)
+    def __init__(self, autoencoder: nn.Module, threshold: float = float("inf")) -> None:
+        super().__init__(input_channels(autoencoder))
+        self.autoencoder = autoencoder
+        self.threshold = threshold
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        return self.autoencoder(images)
 
     def errors(self, images: torch.Tensor) -> torch.Tensor:
-        """e(x) = ‖AE(x) − x‖₂² / d per image (the detection score)."""
+        """e(x) = ‖AE(x) − x‖₂² / d per image, on the images' device."""
         with torch.no_grad():
             return (self(images) - images).flatten(1).pow(2).mean(1)
 
-    def calibrate(self, clean_images: torch.Tensor, false_positive_rate: float = 0.01) -> float:
-        """Set τ to the (1 − ``false_positive_rate``) quantile of the clean images' errors; returns τ."""
-        if not 0 <= false_positive_rate < 1:
-            raise ValueError(f"false_positive_rate must be in [0, 1), got {false_positive_rate}")
-        self.threshold = torch.quantile(self.errors(clean_images).double(), 1 - false_positive_rate).item()
-        return self.threshold
-
-    def rejects(self, images: torch.Tensor) -> torch.Tensor:
-        """True where the detector rejects the image (e(x) > τ)."""
-        return self.errors(images) > self.threshold
+    def scores(self, images: torch.Tensor) -> torch.Tensor:
+        """The detection scores: the reconstruction errors e(x) of :meth:`errors`."""
+        return self.errors(images)

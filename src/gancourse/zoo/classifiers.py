@@ -9,7 +9,7 @@ from torch import nn
 from gancourse.attacks import FGSM, PGD
 from gancourse.attacks.advgan import distill
 from gancourse.attacks.substitute import train_substitute
-from gancourse.checkpoints import CheckpointRecord, ProgressFile
+from gancourse.checkpoints import CheckpointRecord
 from gancourse.defenses.adversarial_training import ADVERSARIAL_WEIGHTS, make_adversary
 from gancourse.defenses.detector import detector_network, train_detector
 from gancourse.evaluate import accuracy, predict
