@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from gancourse.checkpoints import ProgressFile
 from gancourse.defenses.base import ThresholdDetector
 from gancourse.networks import frozen_eval, model_device
-from gancourse.train.loop import History, TrainingRun
+from gancourse.train.loop import History, TrainingRun, minimise
 from gancourse.validation import check_count, check_images
 
 CLEAN, ADVERSARIAL = 0, 1
@@ -58,11 +58,8 @@ def train_detector(detector: nn.Module, loader: DataLoader,
             images, labels = images.to(device), labels.to(device)
             inputs = torch.cat([images, make_adversarial(images, labels)])
             kinds = torch.cat([torch.full((len(images),), CLEAN), torch.full((len(images),), ADVERSARIAL)])
-            loss = F.cross_entropy(detector(inputs), kinds.to(device))
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            total, seen = total + loss.item() * len(inputs), seen + len(inputs)
+            loss = minimise(optimiser, F.cross_entropy(detector(inputs), kinds.to(device)))
+            total, seen = total + loss * len(inputs), seen + len(inputs)
         run.log(loss=total / seen)
     return run.finish(detector)
 

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 
 from gancourse.checkpoints import ProgressFile
 from gancourse.defenses.base import Preprocessor, ThresholdDetector, input_channels
-from gancourse.train.loop import History, TrainingRun
+from gancourse.train.loop import History, TrainingRun, minimise
 from gancourse.validation import check_count, check_positive
 
 
@@ -56,11 +56,8 @@ def train_autoencoder(autoencoder: nn.Module, loader: DataLoader, epochs: int, *
         for images, _labels in loader:
             images = images.to(device)
             noisy = (images + noise * torch.randn_like(images)).clamp(0, 1)
-            loss = F.mse_loss(autoencoder(noisy), images)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            total, seen = total + loss.item() * len(images), seen + len(images)
+            loss = minimise(optimiser, F.mse_loss(autoencoder(noisy), images))
+            total, seen = total + loss * len(images), seen + len(images)
         run.log(loss=total / seen)
     return run.finish(autoencoder)
 

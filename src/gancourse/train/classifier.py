@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from gancourse.checkpoints import ProgressFile
-from gancourse.train.loop import History, TrainingRun
+from gancourse.train.loop import History, TrainingRun, minimise
 from gancourse.validation import check_count, check_positive
 
 
@@ -64,10 +64,7 @@ def train_classifier(
             if adversary is not None:
                 adversarial_loss = F.cross_entropy(model(adversary(model, images, labels)), labels)
                 loss = (1 - adversarial_weight) * loss + adversarial_weight * adversarial_loss
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            total_loss += loss.item() * len(labels)
+            total_loss += minimise(optimiser, loss) * len(labels)
             correct += (logits.argmax(1) == labels).sum().item()
             seen += len(labels)
         run.log(loss=total_loss / seen, accuracy=correct / seen)

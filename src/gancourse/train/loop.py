@@ -51,6 +51,15 @@ def endless(loader: DataLoader) -> Iterator[Any]:
         yield from loader
 
 
+def minimise(optimiser: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    """One gradient step on ``loss`` (θ ← optimiser step with ∇θ loss, gradients cleared first); returns the
+    loss as a float."""
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
 def progress_bars_enabled() -> bool:
     """False when the environment variable :data:`NO_PROGRESS_BAR_ENV` is set (the book's executed pages)."""
     return not os.environ.get(NO_PROGRESS_BAR_ENV)
