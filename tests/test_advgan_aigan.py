@@ -3,12 +3,19 @@ popular ports (dropout active in the target model, success counted over misclass
 
 from __future__ import annotations
 
+import copy
+import math
+
 import pytest
 import torch
 from torch import nn
 
+from gancourse.attacks import PGD
 from gancourse.attacks.advgan import AdvGAN, AdvGANWeights, distill, hinge_loss, train_advgan
-from gancourse.attacks.aigan import AIGAN, ClassBranch, random_other_classes, train_aigan
+from gancourse.attacks.advgan import generator_loss as advgan_generator_loss
+from gancourse.attacks.aigan import AIGAN, ClassBranch, class_branch_loss, random_other_classes, train_aigan
+from gancourse.attacks.aigan import discriminator_loss as aigan_discriminator_loss
+from gancourse.attacks.aigan import generator_loss as aigan_generator_loss
 from gancourse.evaluate import accuracy, attack_success_rate, predict
 from gancourse.models.advgan import PerturbationDiscriminator, PerturbationGenerator
 from gancourse.models.classifiers import build_classifier
@@ -185,3 +192,83 @@ def test_dynamic_distillation_counts_the_queries_it_makes():
     assert report["queries"] == [40.0, 20.0, 20.0]              # clean answers once, then N adversarial per round
     assert sum(report["queries"]) == sum(asked)
     assert len(report["agreement"]) == len(report["success"]) == 3
+
+
+def test_advgan_generator_loss_known_answers():
+    logits = torch.tensor([[3.0, 1.0, 0.0], [0.0, 2.0, 1.0]])
+    scores = torch.tensor([0.0, 1.0])                        # ½ E (D(x_adv) − 1)² = ½ · ½ (1 + 0) = 0.25
+    delta = torch.zeros(2, 1, 2, 2)
+    delta[0, 0, 0, 0], delta[1, 0, 0, 0] = 5.0, 1.0          # ‖δ‖₂ = 5 and 1: hinge at c = 3 is (2 + 0) / 2 = 1
+    weights = AdvGANWeights(alpha=2.0, beta=3.0, c=3.0)
+    untargeted = advgan_generator_loss(logits, torch.tensor([0, 1]), scores, delta, weights, targeted=False)
+    assert untargeted["adv_loss"].item() == pytest.approx((2 + 1) / 2)          # Z_y − max_{j≠y} Z_j
+    assert untargeted["gan_loss"].item() == pytest.approx(0.25)
+    assert untargeted["hinge_loss"].item() == pytest.approx(1.0)
+    assert untargeted["loss"].item() == pytest.approx(1.5 + 2 * 0.25 + 3 * 1.0)
+    targeted = advgan_generator_loss(logits, torch.tensor([0, 0]), scores, delta,
+                                     AdvGANWeights(alpha=2.0, beta=3.0, c=3.0, kappa=1.0), targeted=True)
+    assert targeted["adv_loss"].item() == pytest.approx((-1 + 2) / 2)           # max(1 − 3, −κ), 2 − 0
+
+
+def test_aigan_losses_known_answers():
+    labels, targets = torch.tensor([0, 1]), torch.tensor([2, 3])
+    uniform = torch.zeros(2, 4)                                                  # CE = log 4 for any label
+    certain = torch.tensor([[100.0, 0, 0, 0], [0, 100.0, 0, 0]])                 # CE ≈ 0 for the labels
+    assert class_branch_loss(uniform, uniform, certain, labels).item() == pytest.approx(2 * math.log(4) / 3)
+    d_terms = aigan_discriminator_loss(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0]), uniform, uniform,
+                                       certain, labels)
+    assert d_terms["source_loss"].item() == pytest.approx(0.5 * (0.5 + 2.0))  # ½ E (D_s(x) − 1)² + ½ E D_s(x_adv)²
+    assert d_terms["class_loss"].item() == pytest.approx(2 * math.log(4) / 3)
+    assert d_terms["loss"].item() == pytest.approx(1.25 + 2 * math.log(4) / 3)
+
+    logits = torch.tensor([[3.0, 1.0, 0.0, 0.0], [0.0, 2.0, 1.0, 0.0]])
+    scores, delta, weights = torch.tensor([0.0, 1.0]), torch.zeros(2, 1, 2, 2), AdvGANWeights(alpha=2.0, beta=3.0)
+    g_terms = aigan_generator_loss(logits, targets, scores, uniform, delta, weights, gamma=2.0)
+    advgan_terms = advgan_generator_loss(logits, targets, scores, delta, weights, targeted=True)
+    assert g_terms["adv_loss"].item() == pytest.approx((3 - 0 + 2 - 0) / 2)     # max_{j≠t} Z_j − Z_t
+    assert g_terms["branch_loss"].item() == pytest.approx(math.log(4))
+    assert g_terms["loss"].item() == pytest.approx(advgan_terms["loss"].item() + 2.0 * math.log(4))
+
+
+def tiny_batch() -> tuple[torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    return torch.rand(8, 1, 28, 28), torch.randint(10, (8,))
+
+
+def test_advgan_loop_logs_the_generator_loss_of_its_batch():
+    images, labels = tiny_batch()
+    target_model = build_classifier("D").eval()
+    generator, discriminator = PerturbationGenerator(1, eps=0.3), PerturbationDiscriminator(1)
+    weights = AdvGANWeights(alpha=2.0, beta=0.5, c=1.0)
+    history = train_advgan(copy.deepcopy(generator), copy.deepcopy(discriminator), target_model, [(images, labels)],
+                           1, weights=weights, lr=1e-12)      # D's step before G's loss barely moves D
+    perturbation = generator(images)
+    adversarial = (images + perturbation).clamp(0, 1)
+    terms = advgan_generator_loss(target_model(adversarial), labels, discriminator(adversarial), perturbation,
+                                  weights, targeted=False)
+    for key in ("adv_loss", "gan_loss", "hinge_loss"):
+        assert history[key][0] == pytest.approx(terms[key].item(), abs=1e-5), key
+
+
+def test_aigan_loop_logs_the_losses_of_its_batch():
+    images, labels = tiny_batch()
+    target_model = build_classifier("D").eval()
+    generator = PerturbationGenerator(1, eps=0.3, num_classes=10)
+    discriminator = PerturbationDiscriminator(1, num_classes=10)
+    weights = AdvGANWeights(alpha=2.0, beta=0.5, c=1.0)
+    torch.manual_seed(1)                                                          # the attacker's random start
+    history = train_aigan(copy.deepcopy(generator), copy.deepcopy(discriminator), target_model, [(images, labels)],
+                          1, weights=weights, gamma=0.7, attacker_steps=2, lr=1e-12, seed=3)
+    targets = random_other_classes(labels, 10, torch.Generator().manual_seed(3))
+    perturbation = generator(images, targets)
+    adversarial = (images + perturbation).clamp(0, 1)
+    torch.manual_seed(1)
+    attacked = PGD(ClassBranch(discriminator), 0.3, steps=2)(images, labels)
+    d_terms = aigan_discriminator_loss(discriminator(images), discriminator(adversarial),
+                                       discriminator.classify(images), discriminator.classify(adversarial),
+                                       discriminator.classify(attacked), labels)
+    g_terms = aigan_generator_loss(target_model(adversarial), targets, discriminator(adversarial),
+                                   discriminator.classify(adversarial), perturbation, weights, gamma=0.7)
+    assert history["d_loss"][0] == pytest.approx(d_terms["loss"].item(), abs=1e-5)
+    for key in ("adv_loss", "gan_loss", "hinge_loss", "branch_loss"):
+        assert history[key][0] == pytest.approx(g_terms[key].item(), abs=1e-5), key

@@ -3,6 +3,7 @@ on real MNIST digits that lowers the cycle error."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
@@ -13,7 +14,7 @@ from gancourse.checkpoints import CheckpointStore
 from gancourse.data import class_loader, make_loaders
 from gancourse.models.cyclegan import CycleGenerator, PatchDiscriminator
 from gancourse.profiles import PROFILES
-from gancourse.train.cyclegan import ImagePool, cycle_loss, train_cyclegan
+from gancourse.train.cyclegan import ImagePool, cycle_loss, generator_loss, train_cyclegan
 from gancourse.zoo import Zoo
 
 TINY = dataclasses.replace(PROFILES["smoke"], train_size=1000, test_size=64, cyclegan_iterations=3)
@@ -90,3 +91,42 @@ def test_cyclegan_recipe_keys_on_domains_and_cycle_weight(tmp_path, digits):
     assert Zoo(TINY, digits, 0, store=store).cyclegan(1, 7)[1].source == "loaded"
     with pytest.raises(ValueError, match="different classes"):
         Zoo(TINY, digits, 0, store=store).cyclegan(3, 3)
+
+
+class Scale(nn.Module):
+    """x ↦ factor · x: a stand-in network whose losses are known by hand."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.factor * x
+
+
+def test_generator_loss_known_answers():
+    # G halves, F and both discriminators are the identity; a = 0.4 and b = 0.8 everywhere
+    networks = nn.ModuleDict({"G_ab": Scale(0.5), "G_ba": Scale(1.0), "D_a": Scale(1.0), "D_b": Scale(1.0)})
+    a, b = torch.full((2, 1, 4, 4), 0.4), torch.full((2, 1, 4, 4), 0.8)
+    terms = generator_loss(networks, a, b)
+    assert terms["gan_loss"].item() == pytest.approx(0.5 * (0.2 - 1) ** 2 + 0.5 * (0.8 - 1) ** 2)   # D_B(G(a)), D_A(F(b))
+    assert terms["cycle_loss"].item() == pytest.approx(0.2 + 0.4)      # |F(G(a)) − a| + |G(F(b)) − b|
+    assert terms["identity_loss"].item() == pytest.approx(0.4 + 0.0)   # |G(b) − b| + |F(a) − a|
+    assert terms["loss"].item() == pytest.approx(0.34 + 10 * 0.6 + 10 * 0.5 * 0.4)
+    assert torch.equal(terms["fake_b"], 0.5 * a) and torch.equal(terms["fake_a"], b)
+    no_identity = generator_loss(networks, a, b, identity_weight=0.0)
+    assert no_identity["identity_loss"].item() == 0.0 and no_identity["loss"].item() == pytest.approx(6.34)
+    with pytest.raises(ValueError, match="missing \\['D_b'\\]"):
+        generator_loss(nn.ModuleDict({key: networks[key] for key in ("G_ab", "G_ba", "D_a")}), a, b)
+
+
+def test_training_logs_the_generator_loss_of_its_batch():
+    torch.manual_seed(0)
+    networks = nn.ModuleDict({"G_ab": CycleGenerator(1, width=4, blocks=1), "G_ba": CycleGenerator(1, width=4, blocks=1),
+                              "D_a": PatchDiscriminator(1, width=4), "D_b": PatchDiscriminator(1, width=4)})
+    a, b = torch.rand(4, 1, 16, 16), torch.rand(4, 1, 16, 16)
+    history = train_cyclegan(copy.deepcopy(networks), [(a, None)], [(b, None)], 1, cycle_weight=7.0,
+                             identity_weight=0.3)
+    terms = generator_loss(networks.train(), a, b, cycle_weight=7.0, identity_weight=0.3)
+    for key in ("gan_loss", "cycle_loss", "identity_loss"):
+        assert history[key][0] == pytest.approx(terms[key].item(), rel=1e-6), key

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from gancourse.evaluate import embed, frechet_distance
+from gancourse import evaluate
+from gancourse.evaluate import embed, frechet_distance, milliseconds_per_image
 from gancourse.toys import GaussianRing
 
 
@@ -176,3 +177,55 @@ def test_roc_curve_runs_from_nothing_to_everything_and_its_area_is_the_auc():
     assert (fpr.diff() >= 0).all() and (tpr.diff() >= 0).all()
     area = torch.trapezoid(tpr, fpr).item()
     assert area == pytest.approx(roc_auc(negative, positive), abs=1e-9)
+
+
+class FakeClock:
+    """A perf_counter that returns the given readings in turn and records when it was read."""
+
+    def __init__(self, readings: list[float], events: list[str]) -> None:
+        self.readings, self.events = iter(readings), events
+
+    def perf_counter(self) -> float:
+        self.events.append("clock")
+        return next(self.readings)
+
+
+def test_milliseconds_per_image_times_the_repeats_after_a_warm_up(monkeypatch):
+    events, calls = [], []
+    monkeypatch.setattr(evaluate, "time", FakeClock([10.0, 10.6], events))
+
+    def attack(images, labels):
+        events.append("fn")
+        calls.append((len(images), len(labels)))
+
+    images, labels = torch.rand(20, 1, 4, 4), torch.arange(20)
+    kept = images.clone()
+    ms = milliseconds_per_image(attack, images, labels, repeats=3, warmup=8)
+    assert isinstance(ms, float) and ms == pytest.approx(1000 * 0.6 / (3 * 20))   # 10 ms per image
+    assert calls == [(8, 8), (20, 20), (20, 20), (20, 20)]                     # warm-up on 8 rows, then 3 timed
+    assert events == ["fn", "clock", "fn", "fn", "fn", "clock"]                  # the warm-up is not timed
+    assert torch.equal(images, kept)
+    events.clear()
+    monkeypatch.setattr(evaluate, "time", FakeClock([0.0, 1.0], events))
+    assert milliseconds_per_image(lambda x: events.append("fn"), images, repeats=1, warmup=0) == pytest.approx(50.0)
+    assert events == ["clock", "fn", "clock"]
+
+
+def test_milliseconds_per_image_synchronises_cuda_around_the_clock(monkeypatch):
+    events = []
+    monkeypatch.setattr(evaluate, "time", FakeClock([0.0, 1.0], events))
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: events.append("sync"))
+    milliseconds_per_image(lambda x: events.append("fn"), torch.rand(4, 1, 2, 2), repeats=2)
+    assert events == ["fn", "sync", "clock", "fn", "fn", "sync", "clock"]   # queued kernels are waited for
+
+
+def test_milliseconds_per_image_of_real_work_is_positive_and_checks_its_inputs():
+    images = torch.rand(6, 1, 8, 8)
+    assert milliseconds_per_image(lambda x: x.flatten(1) @ x.flatten(1).T, images) > 0
+    with pytest.raises(ValueError, match="one row per image"):
+        milliseconds_per_image(lambda x, y: None, images, torch.arange(5))
+    with pytest.raises(ValueError, match="repeats"):
+        milliseconds_per_image(lambda x: None, images, repeats=0)
+    with pytest.raises(ValueError, match="non-empty"):
+        milliseconds_per_image(lambda x: None, images[:0])

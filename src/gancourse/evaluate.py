@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import torch
 from torch import nn
+
+from gancourse.validation import check_count
 
 
 @torch.no_grad()
@@ -166,3 +169,37 @@ def perceptual_path_length(images_at: Callable[[torch.Tensor], torch.Tensor],
         here = features_of(images_at(path(start, end, t))).flatten(1)
         there = features_of(images_at(path(start, end, t + eps))).flatten(1)
     return ((here - there).pow(2).sum(1) / eps ** 2).mean().item()
+
+
+def milliseconds_per_image(fn: Callable[..., object], images: torch.Tensor, *aligned: torch.Tensor,
+                           repeats: int = 3, warmup: int = 8) -> float:
+    """The wall time of ``fn(images, *aligned)`` (e.g. ``attack(x, y)``) per image, in milliseconds:
+
+        ms per image = 1000 · (t_end − t_start) / (repeats · N)
+
+    over ``repeats`` timed calls on all N images, after one untimed warm-up call on the first ``warmup``
+    rows (lazy initialisation, cuDNN's algorithm search, caches; 0 skips it). ``aligned`` are tensors with
+    one row per image (labels, targets), sliced with the images for the warm-up. When CUDA is in use the
+    clock is read only after ``torch.cuda.synchronize()``, so that kernels still queued are counted."""
+    check_count("repeats", repeats)
+    check_count("warmup", warmup, minimum=0)
+    if not isinstance(images, torch.Tensor) or images.dim() == 0 or len(images) == 0:
+        raise ValueError("milliseconds_per_image needs a non-empty batch of images (a tensor with N ≥ 1 rows)")
+    for tensor in aligned:
+        if len(tensor) != len(images):
+            raise ValueError(f"every extra argument needs one row per image: {len(images)} images, "
+                             f"got a tensor of {len(tensor)} rows")
+    if warmup:
+        fn(images[:warmup], *(tensor[:warmup] for tensor in aligned))
+    _synchronise()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        fn(images, *aligned)
+    _synchronise()
+    return 1000 * (time.perf_counter() - started) / (repeats * len(images))
+
+
+def _synchronise() -> None:
+    """Wait for every queued CUDA kernel, if CUDA is in use (a no-op on CPU)."""
+    if torch.cuda.is_initialized():
+        torch.cuda.synchronize()

@@ -62,6 +62,22 @@ def adversarial_margin_loss(logits: torch.Tensor, goal: torch.Tensor, targeted: 
     return cw_margin(logits, goal, targeted, kappa).mean()
 
 
+def generator_loss(logits: torch.Tensor, goal: torch.Tensor, fake_scores: torch.Tensor, perturbation: torch.Tensor,
+                   weights: AdvGANWeights, *, targeted: bool) -> dict[str, torch.Tensor]:
+    """The generator's objective (module docstring) on one batch, x_adv = clip_[0,1](x + G(x)):
+
+        L = L_adv + α·L_GAN + β·L_hinge
+
+    from the target model's logits Z(x_adv), the labels ``goal`` the margin uses (t, or y when untargeted),
+    the discriminator's scores D(x_adv) and the perturbations G(x). Returns the terms under ``"adv_loss"``,
+    ``"gan_loss"``, ``"hinge_loss"`` and their weighted sum under ``"loss"``."""
+    adv_loss = adversarial_margin_loss(logits, goal, targeted, weights.kappa)
+    gan_loss = g_loss_least_squares(fake_scores)
+    hinge = hinge_loss(perturbation, weights.c)
+    loss = adv_loss + weights.alpha * gan_loss + weights.beta * hinge
+    return {"loss": loss, "adv_loss": adv_loss, "gan_loss": gan_loss, "hinge_loss": hinge}
+
+
 def train_advgan(generator: nn.Module, discriminator: nn.Module, target_model: nn.Module, loader: DataLoader,
                  iterations: int, *, target: int | None = None, weights: AdvGANWeights = DEFAULT_WEIGHTS,
                  lr: float = 1e-3, device: torch.device | str = "cpu", progress: ProgressFile | None = None,
@@ -89,18 +105,16 @@ def train_advgan(generator: nn.Module, discriminator: nn.Module, target_model: n
             optimiser_d.step()
 
             logits = target_model(adversarial)
-            adv_loss = adversarial_margin_loss(logits, goal, target is not None, weights.kappa)
-            gan_loss = g_loss_least_squares(discriminator(adversarial))
-            hinge = hinge_loss(perturbation, weights.c)
-            loss = adv_loss + weights.alpha * gan_loss + weights.beta * hinge
+            terms = generator_loss(logits, goal, discriminator(adversarial), perturbation, weights,
+                                   targeted=target is not None)
             optimiser_g.zero_grad(set_to_none=True)
-            loss.backward()
+            terms["loss"].backward()
             optimiser_g.step()
 
             predicted = logits.argmax(1)
             success = (predicted == goal) if target is not None else (predicted != goal)
-            run.log(d_loss=d_loss, adv_loss=adv_loss, gan_loss=gan_loss, hinge_loss=hinge,
-                    success=success.float().mean())
+            run.log(d_loss=d_loss, adv_loss=terms["adv_loss"], gan_loss=terms["gan_loss"],
+                    hinge_loss=terms["hinge_loss"], success=success.float().mean())
     return run.finish(generator, discriminator)
 
 

@@ -21,17 +21,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gancourse.attacks.advgan import (
-    DEFAULT_WEIGHTS,
-    AdvGAN,
-    AdvGANWeights,
-    adversarial_margin_loss,
-    hinge_loss,
-)
+from gancourse.attacks import advgan
+from gancourse.attacks.advgan import DEFAULT_WEIGHTS, AdvGAN, AdvGANWeights
 from gancourse.attacks.base import Attack
 from gancourse.attacks.pgd import PGD
 from gancourse.checkpoints import ProgressFile
-from gancourse.losses import d_loss_least_squares, g_loss_least_squares
+from gancourse.losses import d_loss_least_squares
 from gancourse.networks import frozen_eval
 from gancourse.train.loop import History, TrainingRun, adam_parts, endless
 from gancourse.validation import check_count, check_positive
@@ -53,6 +48,47 @@ def random_other_classes(labels: torch.Tensor, num_classes: int, generator: torc
     """A target t ≠ y per label, uniform over the other K − 1 classes."""
     shift = torch.randint(1, num_classes, labels.shape, generator=generator).to(labels.device)
     return (labels + shift) % num_classes
+
+
+def class_branch_loss(clean_logits: torch.Tensor, fake_logits: torch.Tensor, attacked_logits: torch.Tensor,
+                      labels: torch.Tensor) -> torch.Tensor:
+    """L_D's class term: D_c is adversarially trained on clean, generated and attacker examples, all with
+    their true labels y,
+
+        ⅓ [CE(D_c(x), y) + CE(D_c(x_adv), y) + CE(D_c(x_pgd), y)]."""
+    return (F.cross_entropy(clean_logits, labels) + F.cross_entropy(fake_logits, labels)
+            + F.cross_entropy(attacked_logits, labels)) / 3
+
+
+def discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, clean_logits: torch.Tensor,
+                       fake_logits: torch.Tensor, attacked_logits: torch.Tensor,
+                       labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The discriminator's objective (module docstring) on one batch:
+
+        L_D = ½ E (D_s(x) − 1)² + ½ E D_s(x_adv)² + ⅓ [CE(D_c(x), y) + CE(D_c(x_adv), y) + CE(D_c(x_pgd), y)]
+
+    from D_s's scores on x and x_adv and D_c's logits on x, x_adv and x_pgd. Returns the least-squares
+    real-vs-perturbed term under ``"source_loss"``, the class term (:func:`class_branch_loss`) under
+    ``"class_loss"`` and their sum under ``"loss"``."""
+    source = d_loss_least_squares(real_scores, fake_scores)
+    classes = class_branch_loss(clean_logits, fake_logits, attacked_logits, labels)
+    return {"loss": source + classes, "source_loss": source, "class_loss": classes}
+
+
+def generator_loss(logits: torch.Tensor, targets: torch.Tensor, fake_scores: torch.Tensor,
+                   fake_class_logits: torch.Tensor, perturbation: torch.Tensor, weights: AdvGANWeights,
+                   gamma: float) -> dict[str, torch.Tensor]:
+    """The generator's objective (module docstring) on one batch, x_adv = clip_[0,1](x + G(x, t)):
+
+        L_G = L_adv(f, t) + α·½ E (D_s(x_adv) − 1)² + β·L_hinge + γ·CE(D_c(x_adv), t)
+
+    from the target model's logits f(x_adv), the targets t, D_s's scores and D_c's logits on x_adv and the
+    perturbations G(x, t). The first three terms are AdvGAN's targeted
+    :func:`gancourse.attacks.advgan.generator_loss`. Returns its terms, the class-branch term under
+    ``"branch_loss"`` and the weighted sum under ``"loss"``."""
+    terms = advgan.generator_loss(logits, targets, fake_scores, perturbation, weights, targeted=True)
+    branch = F.cross_entropy(fake_class_logits, targets)
+    return {**terms, "loss": terms["loss"] + gamma * branch, "branch_loss": branch}
 
 
 def train_aigan(generator: nn.Module, discriminator: nn.Module, target_model: nn.Module, loader: DataLoader,
@@ -87,27 +123,23 @@ def train_aigan(generator: nn.Module, discriminator: nn.Module, target_model: nn
             attacked = attacker(images, labels)          # PGD on D_c (frozen inside the attack)
 
             fake = adversarial.detach()
-            d_loss = (d_loss_least_squares(discriminator(images), discriminator(fake))
-                      + (F.cross_entropy(discriminator.classify(images), labels)
-                         + F.cross_entropy(discriminator.classify(fake), labels)
-                         + F.cross_entropy(discriminator.classify(attacked), labels)) / 3)
+            d_loss = discriminator_loss(discriminator(images), discriminator(fake), discriminator.classify(images),
+                                        discriminator.classify(fake), discriminator.classify(attacked), labels)["loss"]
             optimiser_d.zero_grad(set_to_none=True)
             d_loss.backward()
             optimiser_d.step()
 
             logits = target_model(adversarial)
-            adv_loss = adversarial_margin_loss(logits, targets, True, weights.kappa)
-            gan_loss = g_loss_least_squares(discriminator(adversarial))
-            hinge = hinge_loss(perturbation, weights.c)
-            branch_loss = F.cross_entropy(discriminator.classify(adversarial), targets)
-            loss = adv_loss + weights.alpha * gan_loss + weights.beta * hinge + gamma * branch_loss
+            terms = generator_loss(logits, targets, discriminator(adversarial), discriminator.classify(adversarial),
+                                   perturbation, weights, gamma)
             optimiser_g.zero_grad(set_to_none=True)
-            loss.backward()
+            terms["loss"].backward()
             optimiser_g.step()
 
             with torch.no_grad():
                 robust = (discriminator.classify(attacked).argmax(1) == labels).float().mean()
-            run.log(d_loss=d_loss, adv_loss=adv_loss, gan_loss=gan_loss, hinge_loss=hinge, branch_loss=branch_loss,
+            run.log(d_loss=d_loss, adv_loss=terms["adv_loss"], gan_loss=terms["gan_loss"],
+                    hinge_loss=terms["hinge_loss"], branch_loss=terms["branch_loss"],
                     success=(logits.argmax(1) == targets).float().mean(), branch_robust_accuracy=robust)
     return run.finish(generator, discriminator)
 

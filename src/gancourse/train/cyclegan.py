@@ -38,6 +38,36 @@ def cycle_loss(original: torch.Tensor, reconstructed: torch.Tensor) -> torch.Ten
     return (reconstructed - original).abs().mean()
 
 
+def _cycle_networks(networks: nn.ModuleDict) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module]:
+    """G, F, D_A, D_B: ``networks``' ``G_ab``, ``G_ba``, ``D_a``, ``D_b``, or a ValueError naming the missing."""
+    missing = {"G_ab", "G_ba", "D_a", "D_b"} - set(networks)
+    if missing:
+        raise ValueError(f"networks needs G_ab, G_ba, D_a and D_b; missing {sorted(missing)}")
+    return networks["G_ab"], networks["G_ba"], networks["D_a"], networks["D_b"]
+
+
+def generator_loss(networks: nn.ModuleDict, real_a: torch.Tensor, real_b: torch.Tensor, *,
+                   cycle_weight: float = CYCLE_WEIGHT, identity_weight: float = IDENTITY_WEIGHT,
+                   ) -> dict[str, torch.Tensor]:
+    """The generators' objective (module docstring) on one pair of batches, with G = ``networks["G_ab"]``,
+    F = ``networks["G_ba"]``, D_A = ``networks["D_a"]`` and D_B = ``networks["D_b"]``:
+
+        L = L_GAN(G, D_B) + L_GAN(F, D_A) + λ_cyc · L_cyc + λ_id · λ_cyc · L_id
+
+    Returns the terms under ``"gan_loss"`` (both directions), ``"cycle_loss"`` and ``"identity_loss"`` (zero,
+    and not computed, when λ_id · λ_cyc = 0), their weighted sum under ``"loss"``, and the translations
+    G(a), F(b) under ``"fake_b"``, ``"fake_a"`` (what the discriminators see next)."""
+    g_ab, g_ba, d_a, d_b = _cycle_networks(networks)
+    fake_b, fake_a = g_ab(real_a), g_ba(real_b)
+    gan = g_loss_least_squares(d_b(fake_b)) + g_loss_least_squares(d_a(fake_a))
+    cycle = cycle_loss(real_a, g_ba(fake_b)) + cycle_loss(real_b, g_ab(fake_a))
+    identity = (cycle_loss(real_b, g_ab(real_b)) + cycle_loss(real_a, g_ba(real_a))
+                if cycle_weight * identity_weight > 0 else torch.zeros((), device=real_a.device))
+    loss = gan + cycle_weight * cycle + cycle_weight * identity_weight * identity
+    return {"loss": loss, "gan_loss": gan, "cycle_loss": cycle, "identity_loss": identity,
+            "fake_a": fake_a, "fake_b": fake_b}
+
+
 class ImagePool:
     """The history of generated images the discriminator sees (Shrivastava et al. 2017, used by CycleGAN):
     until ``size`` images are stored, return the new ones and keep them; afterwards each new image is, with
@@ -82,11 +112,8 @@ def train_cyclegan(networks: nn.ModuleDict, loader_a: DataLoader, loader_b: Data
     check_count("iterations", iterations)
     check_positive("cycle_weight", cycle_weight, allow_zero=True)
     check_positive("identity_weight", identity_weight, allow_zero=True)
-    missing = {"G_ab", "G_ba", "D_a", "D_b"} - set(networks)
-    if missing:
-        raise ValueError(f"networks needs G_ab, G_ba, D_a and D_b; missing {sorted(missing)}")
+    g_ab, g_ba, d_a, d_b = _cycle_networks(networks)
     networks.to(device)
-    g_ab, g_ba, d_a, d_b = (networks[key] for key in ("G_ab", "G_ba", "D_a", "D_b"))
     optimiser_g = torch.optim.Adam([*g_ab.parameters(), *g_ba.parameters()], lr=lr, betas=(0.5, 0.999))
     optimiser_d = torch.optim.Adam([*d_a.parameters(), *d_b.parameters()], lr=lr, betas=(0.5, 0.999))
     run = TrainingRun({"networks": networks, "optimiser_generators": optimiser_g,
@@ -100,24 +127,20 @@ def train_cyclegan(networks: nn.ModuleDict, loader_a: DataLoader, loader_b: Data
         count = min(len(real_a), len(real_b))
         real_a, real_b = real_a[:count], real_b[:count]
 
-        fake_b, fake_a = g_ab(real_a), g_ba(real_b)
         for discriminator in (d_a, d_b):
             discriminator.requires_grad_(False)
-        gan = g_loss_least_squares(d_b(fake_b)) + g_loss_least_squares(d_a(fake_a))
-        cycle = cycle_loss(real_a, g_ba(fake_b)) + cycle_loss(real_b, g_ab(fake_a))
-        identity = (cycle_loss(real_b, g_ab(real_b)) + cycle_loss(real_a, g_ba(real_a))
-                    if cycle_weight * identity_weight > 0 else torch.zeros((), device=real_a.device))
-        loss = gan + cycle_weight * cycle + cycle_weight * identity_weight * identity
+        terms = generator_loss(networks, real_a, real_b, cycle_weight=cycle_weight, identity_weight=identity_weight)
         optimiser_g.zero_grad(set_to_none=True)
-        loss.backward()
+        terms["loss"].backward()
         optimiser_g.step()
         for discriminator in (d_a, d_b):
             discriminator.requires_grad_(True)
 
-        d_loss = (d_loss_least_squares(d_b(real_b), d_b(pool_b.query(fake_b)))
-                  + d_loss_least_squares(d_a(real_a), d_a(pool_a.query(fake_a))))
+        d_loss = (d_loss_least_squares(d_b(real_b), d_b(pool_b.query(terms["fake_b"])))
+                  + d_loss_least_squares(d_a(real_a), d_a(pool_a.query(terms["fake_a"]))))
         optimiser_d.zero_grad(set_to_none=True)
         d_loss.backward()
         optimiser_d.step()
-        run.log(gan_loss=gan, cycle_loss=cycle, identity_loss=identity, d_loss=d_loss)
+        run.log(gan_loss=terms["gan_loss"], cycle_loss=terms["cycle_loss"], identity_loss=terms["identity_loss"],
+                d_loss=d_loss)
     return run.finish(networks)
