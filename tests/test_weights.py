@@ -14,6 +14,7 @@ from gancourse.checkpoints import CheckpointStore
 from gancourse.cli import main
 from gancourse.data import DataBundle, dataset_info
 from gancourse.profiles import PROFILES
+from gancourse.runtime import ChapterRun
 from gancourse.weights import (
     ManifestError,
     Provenance,
@@ -246,7 +247,8 @@ def test_no_known_download_url_is_a_warning_then_none(tmp_path, monkeypatch):
     weights = PublishedWeights(folder=tmp_path / "weights", cache=tmp_path / "cache")
     with pytest.warns(PublishedWeightsWarning, match="no download URL is known .*GANCOURSE_WEIGHTS_URL"):
         assert weights.load_into("tiny", CONFIG, tiny_model()) is None
-    monkeypatch.setattr(published_weights, "default_weights_url", lambda: raw_weights_url("https://gitlab.com/a/b", "x"))
+    monkeypatch.setattr(published_weights, "default_weights_url",
+                        lambda: raw_weights_url("https://gitlab.com/a/b", "x"))
     with pytest.warns(PublishedWeightsWarning, match="no raw-file URL is known for 'https://gitlab.com/a/b'"):
         assert weights.load_into("tiny", CONFIG, tiny_model()) is None
 
@@ -401,6 +403,10 @@ def test_a_refused_published_file_means_the_recipe_trains(tmp_path):
     assert record.source == "trained" and len(trained) == 1
 
 
-def test_the_weights_switch_is_validated():
+def test_the_weights_switch_is_validated_and_passed_by_for_chapter(tmp_path):
     with pytest.raises(ValueError, match="'published' .* or 'train'"):
         Zoo(PROFILES["smoke"], tiny_bundle(), 0, weights="mine")
+    run = ChapterRun(PROFILES["smoke"], "mnist5k", 0, torch.device("cpu"))
+    store = CheckpointStore(tmp_path)
+    assert Zoo.for_chapter(run, tiny_bundle(), store).weights == "published"
+    assert Zoo.for_chapter(run, tiny_bundle(), store, weights="train").weights == "train"

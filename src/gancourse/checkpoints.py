@@ -9,7 +9,7 @@ trains it, and stores it. Guarantees:
 * **safe loading**: ``torch.load(..., weights_only=True)``, so a checkpoint cannot run code;
 * **integrity**: each file carries a SHA-256 digest of its tensors and the configuration it was trained
   with; a corrupted file, a digest mismatch, a configuration mismatch or weights that do not fit the
-  model are reported (a :class:`CheckpointWarning`) and the model is retrained and stored again;
+  model are reported (a :class:`CheckpointWarning`) and the model is fetched or retrained and stored again;
 * **resumable training**: :meth:`CheckpointStore.progress` gives a training loop a file for its
   mid-training state (model, optimiser, step), written atomically, so a rerun resumes;
 * **weights from elsewhere**: ``load_or_train(..., fetch=...)`` tries ``fetch(model)`` (the book's published
