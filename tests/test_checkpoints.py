@@ -90,6 +90,46 @@ def test_load_or_train_trains_once_then_loads(tmp_path):
     assert not torch.equal(second[0].weight, tiny_model()[0].weight)
 
 
+def fetch_from(source):
+    """A fetch that copies ``source``'s weights and counts its calls (None: it has nothing)."""
+    calls = []
+
+    def fetch(model):
+        calls.append(model)
+        if source is None:
+            return None
+        model.load_state_dict(source.state_dict())
+        return {"published": {"steps": 7}}
+
+    return fetch, calls
+
+
+def test_fetched_weights_are_stored_then_loaded_and_never_trained(tmp_path):
+    store, trainer, source = CheckpointStore(tmp_path), CountingTrainer(), tiny_model(seed=5)
+    fetch, calls = fetch_from(source)
+    store.progress("net", CONFIG).save({"step": 3})
+    model, record = store.load_or_train("net", CONFIG, tiny_model, trainer, fetch=fetch)
+    assert (record.source, trainer.calls, len(calls)) == ("published", 0, 1)
+    assert record.metadata == {"published": {"steps": 7}} and not model.training
+    assert torch.equal(model[0].weight, source[0].weight) and record.path.is_file()
+    assert not store.progress("net", CONFIG).path.exists()  # the finished model makes the progress moot
+    again, second = store.load_or_train("net", CONFIG, tiny_model, trainer, fetch=fetch)
+    assert (second.source, len(calls)) == ("loaded", 1) and second.metadata == record.metadata
+    assert torch.equal(again[0].weight, source[0].weight)
+
+
+def test_a_fetch_with_nothing_trains_and_a_corrupted_file_is_fetched_again(tmp_path):
+    store, trainer = CheckpointStore(tmp_path), CountingTrainer()
+    nothing, calls = fetch_from(None)
+    _, record = store.load_or_train("net", CONFIG, tiny_model, trainer, fetch=nothing)
+    assert (record.source, trainer.calls, len(calls)) == ("trained", 1, 1)
+    record.path.write_bytes(record.path.read_bytes()[:200])
+    fetch, _ = fetch_from(tiny_model(seed=5))
+    with pytest.warns(CheckpointWarning, match="corrupted"):
+        _, again = store.load_or_train("net", CONFIG, tiny_model, trainer, fetch=fetch)
+    assert (again.source, trainer.calls) == ("published", 1)
+
+
 def test_a_changed_config_is_a_new_key_and_trains_again(tmp_path):
     store, trainer = CheckpointStore(tmp_path), CountingTrainer()
     store.load_or_train("net", CONFIG, tiny_model, trainer)

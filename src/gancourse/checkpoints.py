@@ -9,9 +9,11 @@ trains it, and stores it. Guarantees:
 * **safe loading**: ``torch.load(..., weights_only=True)``, so a checkpoint cannot run code;
 * **integrity**: each file carries a SHA-256 digest of its tensors and the configuration it was trained
   with; a corrupted file, a digest mismatch, a configuration mismatch or weights that do not fit the
-  model are reported (a :class:`CheckpointWarning`) and the model is retrained and stored again;
+  model are reported (a :class:`CheckpointWarning`) and the model is fetched or retrained and stored again;
 * **resumable training**: :meth:`CheckpointStore.progress` gives a training loop a file for its
-  mid-training state (model, optimiser, step), written atomically, so a rerun resumes.
+  mid-training state (model, optimiser, step), written atomically, so a rerun resumes;
+* **weights from elsewhere**: ``load_or_train(..., fetch=...)`` tries ``fetch(model)`` (the book's published
+  weights, :mod:`gancourse.weights`) after the store and before training, and stores what it fetched.
 
 The folder is :func:`gancourse.paths.checkpoint_dir` unless given (e.g. a Google Drive folder on Colab).
 """
@@ -101,7 +103,8 @@ def _cpu_copy(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class CheckpointRecord:
-    """What :meth:`CheckpointStore.load_or_train` did: ``source`` is ``"loaded"`` or ``"trained"``."""
+    """What :meth:`CheckpointStore.load_or_train` did: ``source`` is ``"loaded"`` (from the store),
+    ``"published"`` (fetched, e.g. the book's published weights, then stored) or ``"trained"``."""
 
     name: str
     config_hash: str
@@ -123,7 +126,7 @@ class CheckpointStore:
 
     def path(self, name: str, config: Mapping[str, Any]) -> Path:
         """The file of ``name`` trained with ``config``: ``<root>/<name>-<config_hash>.pt``."""
-        _check_name(name)
+        check_name(name)
         return self.root / f"{name}-{config_hash(config)}.pt"
 
     def save(self, name: str, config: Mapping[str, Any], model: nn.Module, metadata: Mapping[str, Any] | None = None) -> Path:
@@ -152,16 +155,28 @@ class CheckpointStore:
             CheckpointError: the file is unreadable or corrupted, or was stored for another name or config,
                 or its weights do not fit ``model``.
         """
+        state, metadata = self.stored(name, config)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as error:
+            raise CheckpointError(f"{self.path(name, config)} does not fit the model built for {name!r}: "
+                                  f"{error}") from error
+        return metadata
+
+    def stored(self, name: str, config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The state dict (on the CPU) and the metadata stored for (``name``, ``config``), checked as in
+        :meth:`load` but not loaded into a model.
+
+        Raises:
+            FileNotFoundError: nothing is stored under that key.
+            CheckpointError: the file is unreadable or corrupted, or was stored for another name or config.
+        """
         path = self.path(name, config)
         payload = _read_payload(path)
         if payload["name"] != name or payload["config_json"] != _canonical_json(config):
             raise CheckpointError(f"{path} was stored for {payload['name']!r} with config {payload['config_json']}, "
                                   f"not for {name!r} with config {_canonical_json(config)}")
-        try:
-            model.load_state_dict(payload["state_dict"])
-        except RuntimeError as error:
-            raise CheckpointError(f"{path} does not fit the model built for {name!r}: {error}") from error
-        return json.loads(payload["metadata_json"])
+        return payload["state_dict"], json.loads(payload["metadata_json"])
 
     def load_or_train(
         self,
@@ -169,8 +184,10 @@ class CheckpointStore:
         config: Mapping[str, Any],
         build: Callable[[], nn.Module],
         train: Callable[[nn.Module, ProgressFile], Mapping[str, Any] | None],
+        fetch: Callable[[nn.Module], Mapping[str, Any] | None] | None = None,
     ) -> tuple[nn.Module, CheckpointRecord]:
-        """Load the model stored for (``name``, ``config``) if sound; otherwise build, train and store it.
+        """Load the model stored for (``name``, ``config``) if sound; otherwise fetch it (if ``fetch`` is given)
+        or build and train it; store what was fetched or trained.
 
         Args:
             name: a short identifier, e.g. ``"classifier-A-fashion-mnist"``.
@@ -180,10 +197,13 @@ class CheckpointStore:
             train: ``train(model, progress)`` trains the model in place, may save its mid-training state to
                 ``progress`` (a :class:`ProgressFile` for this name and config) to resume after an
                 interruption, and may return JSON metadata (accuracy, time, ...) to store with the weights.
+            fetch: ``fetch(model)`` loads weights for this name and config from elsewhere into the freshly built
+                model and returns their JSON metadata, or returns None (leaving the model untouched) when it has
+                none; tried when the store has no sound file, before training.
 
         Returns:
             The model (in eval mode) and a :class:`CheckpointRecord`. A file that exists but cannot be used
-            is reported with a :class:`CheckpointWarning` and replaced by a freshly trained model.
+            is reported with a :class:`CheckpointWarning` and replaced by a fetched or freshly trained model.
         """
         path = self.path(name, config)
         _remove_leftover_temporaries(path, self.progress(name, config).path)
@@ -196,8 +216,16 @@ class CheckpointStore:
                 return model, CheckpointRecord(name, config_hash(config), path, "loaded",
                                                time.perf_counter() - started, metadata)
             except CheckpointError as error:
-                warnings.warn(f"retraining {name!r}: {error}", CheckpointWarning, stacklevel=2)
+                warnings.warn(f"replacing {name!r}: {error}", CheckpointWarning, stacklevel=2)
                 model = build()
+        fetched = fetch(model) if fetch is not None else None
+        if fetched is not None:
+            model.eval()
+            metadata = dict(fetched)
+            self.save(name, config, model, metadata)
+            self.progress(name, config).clear()
+            return model, CheckpointRecord(name, config_hash(config), path, "published",
+                                           time.perf_counter() - started, metadata)
         progress = self.progress(name, config)
         metadata = dict(train(model, progress) or {})
         model.eval()
@@ -282,7 +310,8 @@ def _read_payload(path: Path, state_key: str = "state_dict") -> dict[str, Any]:
     return payload
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
+    """Refuse a model name that cannot be part of a file name (letters, digits, '.', '_', '-')."""
     if not isinstance(name, str) or not _NAME_PATTERN.match(name):
         raise ValueError(
             f"checkpoint name {name!r} is not valid: use letters, digits, '.', '_' and '-', starting with a "

@@ -9,6 +9,7 @@ Commands:
     matrix            every attack of the book against every defense: matrix.csv, matrix.json, matrix.png
     time-chapters     execute chapters cold in a scratch folder and record their run times (book/run_times.json)
     edition           write the student edition (solutions removed, self-checks kept) or the instructor edition
+    weights           the book's published weights: verify the folder against its manifest, or list the manifest
 
 An error ends a command with a one-line message and exit status 1; ``gancourse --debug <command>`` shows the
 full traceback instead.
@@ -147,6 +148,22 @@ def _edition(args: argparse.Namespace) -> int:
     return 0
 
 
+def _weights(args: argparse.Namespace) -> int:
+    from gancourse.weights import manifest_table, read_manifest, verify_folder, weights_folder
+
+    folder = args.folder or weights_folder()
+    if args.action == "list":
+        print(manifest_table(read_manifest(folder)))
+        return 0
+    problems = verify_folder(folder)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{folder}: every file matches the manifest")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gancourse", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -204,6 +221,13 @@ def main(argv: list[str] | None = None) -> int:
                          help="student: solutions removed, self-checks kept; instructor: with solutions")
     edition.add_argument("output", help="folder for the notebooks")
     edition.set_defaults(run=_edition)
+
+    weights = commands.add_parser("weights", help="the book's published weights (weights/ and its manifest)")
+    weights.add_argument("action", choices=("verify", "list"),
+                         help="verify: every file exists and matches its SHA-256 and size, no unlisted files, "
+                              "within the 60 MB budget; list: the manifest as a table")
+    weights.add_argument("--folder", default=None, help="the weights folder (default: weights/ of this checkout)")
+    weights.set_defaults(run=_weights)
 
     args = parser.parse_args(argv)
     try:

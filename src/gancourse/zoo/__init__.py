@@ -35,9 +35,12 @@ __all__ = ["ADVGAN_WEIGHTS", "CYCLEGAN_BATCH", "DEFENSES", "ENSEMBLE_SOURCES", "
 @dataclasses.dataclass(frozen=True)
 class Zoo(AttackRecipes, DefenseRecipes):
     """Every recipe of the book (classifiers, GANs, attacks, defenses) for one run: profile, data, seed,
-    device and checkpoint store (:class:`gancourse.zoo.recipe.RecipeContext`)."""
+    device, checkpoint store and weight source (:class:`gancourse.zoo.recipe.RecipeContext`)."""
 
     @classmethod
-    def for_chapter(cls, run: ChapterRun, bundle: DataBundle, store: CheckpointStore | None = None) -> Zoo:
-        """The zoo of a chapter's run (:func:`gancourse.runtime.start_chapter`) on ``bundle``."""
-        return cls(run.profile, bundle, run.seed, run.device, store or CheckpointStore())
+    def for_chapter(cls, run: ChapterRun, bundle: DataBundle, store: CheckpointStore | None = None,
+                    weights: str = "published") -> Zoo:
+        """The zoo of a chapter's run (:func:`gancourse.runtime.start_chapter`) on ``bundle``; ``weights`` is the
+        chapter's parameter: ``"published"`` (the book's published weights where the store lacks a model) or
+        ``"train"`` (train every model the store lacks with the profile's budget)."""
+        return cls(run.profile, bundle, run.seed, run.device, store or CheckpointStore(), weights)

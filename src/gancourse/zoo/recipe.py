@@ -28,7 +28,9 @@ from gancourse.checkpoints import CheckpointRecord, CheckpointStore, ProgressFil
 from gancourse.data import DataBundle
 from gancourse.profiles import Profile
 from gancourse.train.loop import History
+from gancourse.weights import PublishedWeights
 
+WEIGHT_SOURCES = ("published", "train")  # the chapters' `weights` parameter
 RUNTIME_ARGUMENTS = frozenset({"device", "progress", "save_every", "progress_bar"})  # never change the weights
 OWN_PACKAGE = "gancourse."
 
@@ -82,14 +84,18 @@ Network = Call | nn.Module  # a constructor call, or a trained model to start fr
 
 @dataclasses.dataclass(frozen=True)
 class RecipeContext:
-    """The chapter's run, as the recipes need it: the profile's budgets, the data, the seed, the device and
-    the checkpoint store. Every recipe is a method of :class:`gancourse.zoo.Zoo`, which is this context."""
+    """The chapter's run, as the recipes need it: the profile's budgets, the data, the seed, the device, the
+    checkpoint store, and where models the store lacks come from: ``weights="published"`` (the book's
+    published weights, :mod:`gancourse.weights`, else training with the profile's budget) or ``"train"``
+    (always train). Every recipe is a method of :class:`gancourse.zoo.Zoo`, which is this context."""
 
     profile: Profile
     bundle: DataBundle
     seed: int
     device: torch.device | str = "cpu"
     store: CheckpointStore = dataclasses.field(default_factory=CheckpointStore)
+    weights: str = "published"
+    published: PublishedWeights = dataclasses.field(default_factory=PublishedWeights, repr=False, compare=False)
     shared: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
     """Results several recipes use, computed once per context (e.g. the Rec classifiers' projections)."""
 
@@ -102,6 +108,9 @@ class RecipeContext:
                             f"{type(self.profile).__name__}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
+        if self.weights not in WEIGHT_SOURCES:
+            raise ValueError(f"weights must be 'published' (the book's published weights where there are some) or "
+                             f"'train' (train every model with the profile's budget), got {self.weights!r}")
 
     def data_config(self) -> dict[str, Any]:
         """The part of every config that names the data and the seed."""
@@ -111,10 +120,12 @@ class RecipeContext:
              train: Callable[[Any, ProgressFile], History], *, inputs: Mapping[str, CheckpointRecord] | None = None,
              settings: Mapping[str, Any] | None = None,
              evaluate: Callable[[Any], Mapping[str, Any]] | None = None) -> tuple[Any, CheckpointRecord]:
-        """Load model ``name`` from the store, or build and train it (``train(model, progress)``, which must run
-        ``trainer``) and store it. Returns the model (one network, or a ModuleDict of them) on the context's
-        device, in eval mode, and the :class:`CheckpointRecord` whose metadata holds ``history``,
-        ``train_seconds`` and what ``evaluate(model)`` returned when it was trained.
+        """Load model ``name`` from the store; else, with ``weights="published"``, load its published weights;
+        else build and train it (``train(model, progress)``, which must run ``trainer``). What was loaded from
+        the published weights or trained is stored. Returns the model (one network, or a ModuleDict of them)
+        on the context's device, in eval mode, and the :class:`CheckpointRecord` whose metadata holds
+        ``history``, ``train_seconds`` and what ``evaluate(model)`` returned when it was trained (and, for
+        published weights, ``published``: their file and provenance).
 
         The config holds the data, the seed, every network's :attr:`Call.settings` (or, for a model to start
         from, the record in ``inputs`` under the same name), the trainer's settings, the files of the
@@ -146,5 +157,9 @@ class RecipeContext:
             metadata = {"history": history, "train_seconds": time.perf_counter() - started}
             return {**metadata, **(evaluate(model) if evaluate is not None else {})}
 
-        model, record = self.store.load_or_train(name, config, build, timed_train)
+        def fetch(model: nn.Module) -> dict[str, Any] | None:
+            return self.published.load_into(name, config, model)
+
+        model, record = self.store.load_or_train(name, config, build, timed_train,
+                                                 fetch=fetch if self.weights == "published" else None)
         return model.to(self.device), record
