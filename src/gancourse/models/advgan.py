@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gancourse.validation import check_class_indices
+from gancourse.validation import check_class_indices, check_linf_budget, check_model_input
 
 
 def _conv_block(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
@@ -44,8 +44,7 @@ class PerturbationGenerator(nn.Module):
 
     def __init__(self, channels: int = 1, eps: float = 0.3, num_classes: int = 0) -> None:
         super().__init__()
-        if not eps > 0:
-            raise ValueError(f"eps (the ℓ∞ budget of the perturbation) must be positive, got {eps}")
+        check_linf_budget("eps", eps, allow_zero=False)
         self.channels, self.eps, self.num_classes = channels, float(eps), num_classes
         self.net = nn.Sequential(
             _conv_block(channels + num_classes, 8, 1), _conv_block(8, 16, 2), _conv_block(16, 32, 2),
@@ -59,6 +58,7 @@ class PerturbationGenerator(nn.Module):
         if x.dim() != 4 or x.shape[1] != self.channels or x.shape[2] % 4 or x.shape[3] % 4:
             raise ValueError(f"the perturbation generator takes N×{self.channels}×H×W images with H and W divisible "
                              f"by 4, got shape {tuple(x.shape)}")
+        check_model_input(self, x, "the input of the perturbation generator")
         if self.num_classes:
             if target is None:
                 raise ValueError("this generator is conditioned on the target class: call it as G(x, target)")
