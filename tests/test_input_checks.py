@@ -21,7 +21,7 @@ from gancourse.attacks import FGSM, IFGSM, JSMA, PGD, CarliniWagnerL2, DeepFool,
 from gancourse.data import make_loaders
 from gancourse.defenses import adversarial_training
 from gancourse.defenses.ape_gan import APEGAN
-from gancourse.models.advgan import PerturbationGenerator
+from gancourse.models.advgan import PerturbationDiscriminator, PerturbationGenerator
 from gancourse.models.ape_gan import APEDiscriminator, APEGenerator
 from gancourse.models.classifiers import CLASSIFIERS, build_classifier
 from gancourse.models.cyclegan import CycleGenerator, PatchDiscriminator
@@ -72,7 +72,8 @@ def test_jsma_refuses_float64_images_and_a_double_model_takes_double_images():
         JSMA(tiny_classifier(), gamma=0.01)(GREY.double(), target=TARGETS)
     double = tiny_classifier().double()
     assert FGSM(double, 0.1)(GREY.double(), LABELS).dtype == torch.float64   # the rule is "the model's dtype"
-    with pytest.raises(ValueError, match=r"float32 but the model's weights are torch\.float64; convert them with \.to\(torch\.float64\)"):
+    with pytest.raises(ValueError, match=r"float32 but the model's weights are torch\.float64; "
+                                         r"convert them with \.to\(torch\.float64\)"):
         FGSM(double, 0.1)(GREY, LABELS)
 
 
@@ -87,13 +88,16 @@ IMAGE_MODELS = {
     "CycleGAN generator": (lambda: CycleGenerator(width=2, blocks=1), GREY),
     "CycleGAN discriminator": (lambda: PatchDiscriminator(width=2), GREY),
     "AdvGAN generator": (PerturbationGenerator, GREY),
+    "AdvGAN discriminator": (PerturbationDiscriminator, GREY),
+    "AI-GAN class branch": (lambda: PerturbationDiscriminator(num_classes=10).classify, GREY),
 }
 
 
 @pytest.mark.parametrize("name", list(IMAGE_MODELS))
 def test_every_image_model_refuses_float64_images_with_the_conversion(name):
     build, images = IMAGE_MODELS[name]
-    model = build().eval()
+    model = build()
+    getattr(model, "__self__", model).eval()                    # a bound method: its network
     with pytest.raises(ValueError, match=WRONG_DTYPE):
         model(images.double())
     model(images)                                               # float32 passes
@@ -131,6 +135,7 @@ CRITICS = {
     "DCGAN discriminator": (DCGANDiscriminator, GREY),
     "StyleGAN discriminator": (StyleDiscriminator, torch.rand(2, 1, 32, 32)),
     "AdvGAN generator": (PerturbationGenerator, GREY),
+    "AdvGAN discriminator": (PerturbationDiscriminator, GREY),
 }
 
 
@@ -201,7 +206,8 @@ def test_the_whole_box_is_still_a_valid_linf_budget():
     (lambda: CycleGenerator(width=2, blocks=1)(torch.rand(2, 1, 30, 30)), r"got shape \(2, 1, 30, 30\)"),
     (lambda: StyleDiscriminator()(torch.rand(4, 1, 28, 28)), r"N×1×32×32 images, got shape \(4, 1, 28, 28\); pad"),
     (lambda: StyleDiscriminator()(torch.rand(4, 3, 32, 32)), r"N×1×32×32 images, got shape \(4, 3, 32, 32\)"),
-], ids=["APE-GAN G", "APE-GAN D", "CycleGAN G", "StyleGAN D 28", "StyleGAN D colour"])
+    (lambda: PerturbationDiscriminator()(torch.rand(4, 3, 28, 28)), r"N×1×28×28 images, got shape \(4, 3, 28, 28\)"),
+], ids=["APE-GAN G", "APE-GAN D", "CycleGAN G", "StyleGAN D 28", "StyleGAN D colour", "AdvGAN D colour"])
 def test_shape_errors_name_the_shape_of_the_batch(call, shape):
     with pytest.raises(ValueError, match=shape):
         call()
