@@ -47,7 +47,7 @@ def _check_values(images: torch.Tensor, name: str, tolerance: float) -> None:
                          f"take unnormalised pixels: {fix}")
 
 
-def weights_dtype(model: nn.Module) -> torch.dtype | None:
+def _weights_dtype(model: nn.Module) -> torch.dtype | None:
     """The dtype of the model's first floating-point parameter (None for a model without any)."""
     return next((parameter.dtype for parameter in model.parameters() if parameter.is_floating_point()), None)
 
@@ -59,7 +59,7 @@ def check_dtype(inputs: torch.Tensor, model: nn.Module, name: str = "images") ->
     if not inputs.is_floating_point():
         raise ValueError(f"{name} must be floats, got dtype {inputs.dtype}"
                          + ("; convert uint8 pixels with images.float() / 255" if inputs.dtype == torch.uint8 else ""))
-    expected = weights_dtype(model)
+    expected = _weights_dtype(model)
     if expected is not None and inputs.dtype != expected:
         fix = ".float()" if expected == torch.float32 else f".to({expected})"
         raise ValueError(f"{name} are {inputs.dtype} but the model's weights are {expected}; "
