@@ -35,6 +35,7 @@ from torchvision.datasets.utils import check_integrity
 from gancourse.files import atomic_write
 from gancourse.paths import data_dir
 from gancourse.profiles import Profile, resolve_profile
+from gancourse.validation import check_count, check_seed
 
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 DEBIAN_MD5SUMS = Path("/var/lib/dpkg/info/dataset-fashion-mnist.md5sums")
@@ -326,9 +327,12 @@ def make_loaders(
     """
     if isinstance(profile, str):
         profile = resolve_profile(profile)
+    if not isinstance(profile, Profile):
+        raise TypeError(f"profile must be a profile name (smoke, cpu, gpu, auto) or a gancourse.profiles.Profile, "
+                        f"got {type(profile).__name__}")
+    check_seed(seed)
     batch_size = profile.batch_size if batch_size is None else batch_size
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    check_count("batch_size", batch_size)
     info = dataset_info(name)
     train_set = load_dataset(name, train=True, root=root, download=download)
     test_set = load_dataset(name, train=False, root=root, download=download)
@@ -348,8 +352,7 @@ def class_loader(bundle: DataBundle, class_index: int, batch_size: int, seed: in
     classes = bundle.info.classes
     if not isinstance(class_index, int) or not 0 <= class_index < len(classes):
         raise ValueError(f"class_index must be one of 0…{len(classes) - 1} ({', '.join(classes)}), got {class_index!r}")
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    check_count("batch_size", batch_size)
     rows = bundle.train_labels == class_index
     if not rows.any():
         raise ValueError(f"the training subset has no images of class {classes[class_index]!r}; use a larger profile")

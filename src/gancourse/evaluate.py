@@ -8,17 +8,22 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from gancourse.validation import check_count
+from gancourse.networks import model_device
+from gancourse.validation import check_count, check_dtype, check_images
 
 
 @torch.no_grad()
 def _evaluate_in_batches(model: nn.Module, images: torch.Tensor, batch_size: int,
                          keep: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """``keep(model(batch))`` for every batch of ``images``, concatenated; the model runs in eval mode on its
-    own device and its train/eval mode is restored afterwards."""
-    if images.dim() != 4:
-        raise ValueError(f"images must be N×C×H×W, got shape {tuple(images.shape)}")
-    device = next(model.parameters()).device
+    """``keep(model(batch))`` for every batch of ``images`` (N×C×H×W in [0, 1], the dtype of the model's
+    weights), concatenated; the model runs in eval mode on its own device (the CPU for a model without
+    parameters) and its train/eval mode is restored afterwards."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_images(images)
+    check_dtype(images, model)
+    check_count("batch_size", batch_size)
+    device = model_device(model)
     was_training = model.training
     model.eval()
     try:

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gancourse.networks import frozen_eval, input_gradient, model_device
-from gancourse.validation import check_images, check_labels, check_positive
+from gancourse.validation import check_dtype, check_images, check_labels, check_linf_budget, check_positive
 
 NORMS = ("linf", "l2", "l0", None)
 
@@ -58,7 +58,7 @@ class Attack:
 
     Args:
         model: a classifier returning logits for images in [0, 1].
-        eps: the budget in the attack's norm (ignored when ``norm`` is None).
+        eps: the budget in the attack's norm (ignored when ``norm`` is None); an ℓ∞ budget lies in [0, 1].
         targeted / untargeted: which modes the attack supports.
     """
 
@@ -69,7 +69,9 @@ class Attack:
     def __init__(self, model: nn.Module, eps: float = 0.0) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if self.norm is not None:
+        if self.norm == "linf":
+            check_linf_budget("eps", eps)
+        elif self.norm is not None:
             check_positive("eps", eps, allow_zero=True)
         self.model = model
         self.eps = float(eps)
@@ -80,6 +82,10 @@ class Attack:
                              and key != "model")
         return f"{type(self).__name__}({settings})"
 
+    def budget(self, x: torch.Tensor) -> float:
+        """The budget for the batch ``x``: ``eps``, unless the attack derives it from the images' size."""
+        return self.eps
+
     def perturb(self, x: torch.Tensor, labels: torch.Tensor, targeted: bool) -> torch.Tensor:
         """The attack proper: adversarial versions of ``x`` (on the model's device). ``labels`` are the
         true labels (untargeted) or the targets (targeted). Called with the model frozen in eval mode."""
@@ -89,6 +95,7 @@ class Attack:
                  target: torch.Tensor | None = None) -> torch.Tensor:
         """Adversarial examples for ``images``: away from ``labels``, or towards ``target`` if given."""
         check_images(images)
+        check_dtype(images, self.model)
         if (labels is None) == (target is None):
             raise ValueError("pass the true labels for an untargeted attack, attack(x, y), or the target "
                              "labels for a targeted one, attack(x, target=t), but not both")
@@ -112,10 +119,11 @@ class Attack:
                 raise ValueError(f"{'target' if targeted else 'labels'} hold class {goal.max().item()}, but the "
                                  f"model has only {num_classes} classes (0…{num_classes - 1})")
             adversarial = self.perturb(x.clone(), goal.to(device=device, dtype=torch.int64), targeted)
-        adversarial = project(x, adversarial.detach(), self.norm, self.eps)
+        budget = self.budget(x)
+        adversarial = project(x, adversarial.detach(), self.norm, budget)
         if self.norm == "l0":
             changed = perturbation_norms(x, adversarial)["l0"]
-            if (changed > self.eps).any():
+            if (changed > budget).any():
                 raise RuntimeError(f"{type(self).__name__} changed {int(changed.max())} pixels, more than its "
-                                   f"budget of {self.eps:g}: a bug in the attack")
+                                   f"budget of {budget:g}: a bug in the attack")
         return adversarial.to(images.device)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from gancourse.attacks.base import Attack
-from gancourse.validation import check_positive
+from gancourse.validation import check_count, check_positive
 
 
 class JSMA(Attack):
@@ -25,6 +25,7 @@ class JSMA(Attack):
 
     ``chunk`` bounds memory: the pair scores of ``chunk`` images (chunk × d × d floats) exist at once; the
     pair search, not the model, dominates the cost, and small chunks keep it in cache (8 was fastest here).
+    The ℓ0 budget of a batch of d-pixel images is 2·⌊γ·d/2⌋ (whole pairs), computed by :meth:`budget`.
     """
 
     norm = "l0"
@@ -34,22 +35,26 @@ class JSMA(Attack):
         check_positive("theta", theta)
         if not 0 < gamma <= 1:
             raise ValueError(f"gamma (the largest fraction of pixels to change) must be in (0, 1], got {gamma}")
-        self.theta, self.gamma, self.chunk = float(theta), float(gamma), int(chunk)
+        check_count("chunk", chunk)
+        self.theta, self.gamma, self.chunk = float(theta), float(gamma), chunk
         super().__init__(model, eps=0.0)
 
+    def budget(self, x: torch.Tensor) -> float:
+        """At most 2·⌊γ·d/2⌋ changed pixels per image of d pixels: whole pairs, within the fraction γ."""
+        return 2 * math.floor(self.gamma * x[0].numel() / 2)
+
     def perturb(self, x: torch.Tensor, labels: torch.Tensor, targeted: bool) -> torch.Tensor:
-        pixels = x[0].numel()
-        self.eps = 2 * math.floor(self.gamma * pixels / 2)  # the ℓ0 budget the base class checks
-        return torch.cat([self._attack_chunk(x[i:i + self.chunk], labels[i:i + self.chunk])
+        pairs = int(self.budget(x)) // 2
+        return torch.cat([self._attack_chunk(x[i:i + self.chunk], labels[i:i + self.chunk], pairs)
                           for i in range(0, len(x), self.chunk)])
 
-    def _attack_chunk(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def _attack_chunk(self, x: torch.Tensor, target: torch.Tensor, pairs: int) -> torch.Tensor:
         n, shape = len(x), x.shape[1:]
         flat = x.flatten(1).clone()
         domain = flat < 1.0
         not_diagonal = ~torch.eye(flat.shape[1], dtype=torch.bool, device=x.device)
         active = torch.ones(n, dtype=torch.bool, device=x.device)
-        for _ in range(int(self.eps) // 2):
+        for _ in range(pairs):
             rows = active.nonzero().squeeze(1)          # only images still on their way are computed
             if len(rows) == 0:
                 break

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gancourse.validation import check_class_indices
+from gancourse.validation import check_class_indices, check_image_shape, check_linf_budget, check_model_input
 
 
 def _conv_block(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
@@ -44,8 +44,7 @@ class PerturbationGenerator(nn.Module):
 
     def __init__(self, channels: int = 1, eps: float = 0.3, num_classes: int = 0) -> None:
         super().__init__()
-        if not eps > 0:
-            raise ValueError(f"eps (the ℓ∞ budget of the perturbation) must be positive, got {eps}")
+        check_linf_budget("eps", eps, allow_zero=False)
         self.channels, self.eps, self.num_classes = channels, float(eps), num_classes
         self.net = nn.Sequential(
             _conv_block(channels + num_classes, 8, 1), _conv_block(8, 16, 2), _conv_block(16, 32, 2),
@@ -59,6 +58,7 @@ class PerturbationGenerator(nn.Module):
         if x.dim() != 4 or x.shape[1] != self.channels or x.shape[2] % 4 or x.shape[3] % 4:
             raise ValueError(f"the perturbation generator takes N×{self.channels}×H×W images with H and W divisible "
                              f"by 4, got shape {tuple(x.shape)}")
+        check_model_input(self, x, "the input of the perturbation generator")
         if self.num_classes:
             if target is None:
                 raise ValueError("this generator is conditioned on the target class: call it as G(x, target)")
@@ -75,6 +75,7 @@ class PerturbationDiscriminator(nn.Module):
 
     def __init__(self, channels: int = 1, num_classes: int = 0, image_size: int = 28) -> None:
         super().__init__()
+        self.image_shape = (channels, image_size, image_size)
         self.features = nn.Sequential(
             nn.Conv2d(channels, 8, 4, 2, 1), nn.LeakyReLU(0.2, True),
             nn.Conv2d(8, 16, 4, 2, 1), nn.InstanceNorm2d(16, affine=True), nn.LeakyReLU(0.2, True),
@@ -85,11 +86,16 @@ class PerturbationDiscriminator(nn.Module):
         self.score = nn.Linear(32 * size * size, 1)
         self.classes = nn.Linear(32 * size * size, num_classes) if num_classes else None
 
+    def _checked_features(self, x: torch.Tensor) -> torch.Tensor:
+        check_image_shape(x, self.image_shape, "the AdvGAN discriminator")
+        check_model_input(self, x, "the input of the AdvGAN discriminator")
+        return self.features(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.score(self.features(x)).squeeze(1)
+        return self.score(self._checked_features(x)).squeeze(1)
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits from the second branch (AI-GAN)."""
         if self.classes is None:
             raise ValueError("this discriminator has no class branch; build it with num_classes > 0")
-        return self.classes(self.features(x))
+        return self.classes(self._checked_features(x))

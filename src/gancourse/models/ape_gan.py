@@ -18,14 +18,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gancourse.validation import check_count, check_images
+from gancourse.validation import check_count, check_dtype, check_images
 
 
-def _check_side(images: torch.Tensor) -> None:
+def _check_side(model: nn.Module, images: torch.Tensor) -> None:
     check_images(images)
+    check_dtype(images, model)
     if images.shape[-1] % 4 or images.shape[-2] % 4:
         raise ValueError(f"APE-GAN's encoder halves the image twice, so height and width must be multiples of 4; "
-                         f"got {tuple(images.shape[-2:])} (28×28 and 32×32 work)")
+                         f"got shape {tuple(images.shape)} (28×28 and 32×32 work)")
 
 
 class APEGenerator(nn.Module):
@@ -42,7 +43,7 @@ class APEGenerator(nn.Module):
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        _check_side(images)
+        _check_side(self, images)
         return self.net(images)
 
 
@@ -64,5 +65,5 @@ class APEDiscriminator(nn.Module):
         self.head = nn.Linear(4 * width * side * side, 1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        _check_side(images)
+        _check_side(self, images)
         return self.head(self.features(images)).squeeze(1)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from gancourse.validation import check_image_shape
+from gancourse.validation import check_image_shape, check_model_input
 
 
 def model_a() -> nn.Sequential:
@@ -90,7 +90,9 @@ def build_classifier(name: str) -> nn.Sequential:
 
 
 def _expects_28x28_grey(model_name: str) -> Callable[[nn.Module, tuple[torch.Tensor, ...]], None]:
-    """A forward pre-hook that names the expected input instead of PyTorch's "mat1 and mat2 shapes" error."""
-    def check(_: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+    """A forward pre-hook that names the expected input instead of PyTorch's "mat1 and mat2 shapes" error:
+    shape and dtype on every call, NaN and the [0, 1] range in eval mode (see ``check_model_input``)."""
+    def check(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
         check_image_shape(inputs[0], (1, 28, 28), model_name)
+        check_model_input(model, inputs[0], f"the input of {model_name}")
     return check

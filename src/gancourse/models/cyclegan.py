@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gancourse.validation import check_count, check_images
+from gancourse.validation import check_count, check_dtype, check_images
 
 
 class ResidualBlock(nn.Module):
@@ -53,9 +53,10 @@ class CycleGenerator(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         check_images(images)
+        check_dtype(images, self)
         if images.shape[-1] % 4 or images.shape[-2] % 4:
             raise ValueError(f"the generator halves the image twice, so its sides must be multiples of 4; got "
-                             f"{tuple(images.shape[-2:])}")
+                             f"shape {tuple(images.shape)}")
         return self.net(images)
 
 
@@ -74,4 +75,6 @@ class PatchDiscriminator(nn.Module):
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        check_images(images)
+        check_dtype(images, self)
         return self.net(images)

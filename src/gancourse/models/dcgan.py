@@ -18,7 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gancourse.validation import check_class_indices, check_count, check_image_shape, check_latents
+from gancourse.validation import (
+    check_class_indices,
+    check_count,
+    check_dtype,
+    check_image_shape,
+    check_latents,
+    check_model_input,
+)
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
@@ -65,6 +72,7 @@ class DCGANGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         check_latents(z, self.latent_dim, "z")
+        check_dtype(z, self, "z")
         if self.num_classes:
             if labels is None:
                 raise ValueError("this generator is conditional: call it as G(z, labels)")
@@ -96,6 +104,7 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         check_image_shape(x, self.image_shape, "the DCGAN discriminator")
+        check_model_input(self, x, "the input of the DCGAN discriminator")
         if self.num_classes:
             if labels is None:
                 raise ValueError("this discriminator is conditional: call it as D(x, labels)")

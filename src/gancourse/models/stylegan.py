@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gancourse.validation import check_count, check_latents
+from gancourse.validation import check_count, check_dtype, check_image_shape, check_latents, check_model_input
 
 RESOLUTIONS = (4, 8, 16, 32)
 LAYERS_PER_RESOLUTION = 2
@@ -131,6 +131,7 @@ class StyleGenerator(nn.Module):
     def map(self, z: torch.Tensor, track_average: bool = False, beta: float = 0.995) -> torch.Tensor:
         """w = f(z); with ``track_average`` the running mean w̄ (for truncation) moves towards this batch."""
         check_latents(z, self.latent_dim, "z")
+        check_dtype(z, self, "z")
         w = self.mapping(z)
         if track_average:
             with torch.no_grad():
@@ -147,6 +148,7 @@ class StyleGenerator(nn.Module):
             raise ValueError(f"ws must be N×{self.num_layers}×{self.latent_dim} (one w per layer), got {tuple(ws.shape)}")
         if noise is not None and len(noise) != self.num_layers:
             raise ValueError(f"noise needs one plane per layer ({self.num_layers}), got {len(noise)}")
+        check_dtype(ws, self, "ws")
         x = self.constant.expand(ws.shape[0], -1, -1, -1)
         for index, layer in enumerate(self.layers):
             if index > 0 and index % LAYERS_PER_RESOLUTION == 0:
@@ -183,6 +185,8 @@ class StyleDiscriminator(nn.Module):
 
     def __init__(self, channels: int = 1) -> None:
         super().__init__()
+        check_count("channels", channels)
+        self.channels = channels
         self.net = nn.Sequential(
             nn.Conv2d(channels, 32, 4, 2, 1), nn.LeakyReLU(0.2),
             nn.Conv2d(32, 64, 4, 2, 1), nn.LeakyReLU(0.2),
@@ -191,7 +195,10 @@ class StyleDiscriminator(nn.Module):
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if images.shape[-2:] != (32, 32):
-            raise ValueError(f"the discriminator takes 32×32 images, got {tuple(images.shape[-2:])}; pad 28×28 "
-                             "images with gancourse.train.stylegan.pad_to_32")
+        name = "the StyleGAN discriminator"
+        if isinstance(images, torch.Tensor) and images.shape[-2:] == (28, 28):
+            raise ValueError(f"{name} takes N×{self.channels}×32×32 images, got shape {tuple(images.shape)}; pad "
+                             "28×28 images with gancourse.train.stylegan.pad_to_32")
+        check_image_shape(images, (self.channels, 32, 32), name)
+        check_model_input(self, images, f"the input of {name}")
         return self.net(images).squeeze(1)

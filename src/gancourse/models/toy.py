@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gancourse.validation import check_count, check_latents
+from gancourse.validation import check_count, check_dtype, check_latents
 
 
 def _mlp(sizes: list[int], activation: type[nn.Module]) -> list[nn.Module]:
@@ -29,6 +29,7 @@ class MLPGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         check_latents(z, self.latent_dim, "z")
+        check_dtype(z, self, "z")
         return self.net(z)
 
 
@@ -44,4 +45,5 @@ class MLPDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_latents(x, self.data_dim, "samples")
+        check_dtype(x, self, "samples")
         return self.net(x).squeeze(1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gancourse.validation import check_count, check_image_shape, check_latents
+from gancourse.validation import check_count, check_dtype, check_image_shape, check_latents, check_model_input
 
 
 class WGANGPGenerator(nn.Module):
@@ -28,6 +28,7 @@ class WGANGPGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         check_latents(z, self.latent_dim, "z")
+        check_dtype(z, self, "z")
         x = self.up1(self.project(z))[:, :, :7, :7]   # 128×8×8 cropped to 128×7×7
         return self.up3(self.up2(x))                    # 64×14×14 → 1×28×28
 
@@ -44,4 +45,5 @@ class WGANGPCritic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_image_shape(x, (1, 28, 28), "the WGAN-GP critic")
+        check_model_input(self, x, "the input of the WGAN-GP critic")
         return self.net(x).squeeze(1)
