@@ -57,7 +57,7 @@ def test_every_attack_stays_in_the_box_and_the_budget(batch, size, channels, eps
         if attack.norm == "linf":
             assert norms["linf"].max() <= attack.eps + 1e-6, attack
         if attack.norm == "l0":
-            assert norms["l0"].max() <= attack.eps, attack
+            assert norms["l0"].max() <= attack.budget(x), attack
 
 
 def test_attacks_leave_input_model_mode_and_gradients_untouched():

@@ -103,6 +103,11 @@ def test_a_channel_mismatch_is_named_before_the_networks_run(preprocessor):
         preprocessor(images(channels=3))
 
 
+def test_float64_images_are_refused_with_the_conversion(preprocessor):
+    with pytest.raises(ValueError, match=r"float64.*\.float\(\)"):
+        preprocessor(images().double())
+
+
 def test_the_channel_count_comes_from_the_first_convolution():
     assert input_channels(APEGenerator(3)) == 3 and input_channels(magnet_autoencoder(1)) == 1
     assert input_channels(nn.Linear(2, 2)) is None

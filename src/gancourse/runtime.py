@@ -15,6 +15,7 @@ import torch
 from gancourse.data import dataset_info
 from gancourse.profiles import Profile, resolve_profile
 from gancourse.results import record
+from gancourse.validation import check_seed
 
 VERSIONED_PACKAGES = ("gancourse", "torch", "torchvision", "numpy", "matplotlib")
 
@@ -80,8 +81,7 @@ def start_chapter(profile: str = "auto", dataset: str = "fashion-mnist", seed: i
     """
     resolved = resolve_profile(profile)
     dataset_info(dataset)
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    check_seed(seed)
     seed_everything(seed)
     device = best_device()
     run = ChapterRun(resolved, dataset, seed, device)

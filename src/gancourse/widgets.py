@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
+from gancourse.networks import model_device
 from gancourse.validation import check_count, check_images, check_labels, check_latents, check_positive
 
 
@@ -89,7 +90,7 @@ def conditional_generation(generator: nn.Module, class_names: Sequence[str], lat
 
     from gancourse.plots import show_images
 
-    device = next(generator.parameters()).device
+    device = model_device(generator)
 
     def draw(label: int, noise_seed: int) -> None:
         z = torch.randn(samples, latent_dim, generator=torch.Generator().manual_seed(noise_seed)).to(device)

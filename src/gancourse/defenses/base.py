@@ -37,7 +37,7 @@ from torch import nn
 
 from gancourse.attacks.bpda import BPDA
 from gancourse.networks import frozen_eval, model_device
-from gancourse.validation import check_images
+from gancourse.validation import check_dtype, check_images
 
 
 def input_channels(network: nn.Module) -> int | None:
@@ -77,6 +77,8 @@ class Preprocessor(nn.Module, ABC):
         if not self.differentiable and images.requires_grad and torch.is_grad_enabled():
             raise RuntimeError(f"{name} has no useful gradient; attack nn.Sequential({name.lower()}.attackable(), "
                                "classifier), which puts BPDA (gancourse.attacks.bpda) in its place")
+        for network in self.children():
+            check_dtype(images, network)
         with ExitStack() as frozen:
             for network in self.children():
                 frozen.enter_context(frozen_eval(network))

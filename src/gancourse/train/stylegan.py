@@ -27,7 +27,7 @@ def pad_to_32(images: torch.Tensor) -> torch.Tensor:
     if images.shape[-2:] == (32, 32):
         return images
     if images.shape[-2:] != (28, 28):
-        raise ValueError(f"pad_to_32 takes 28×28 or 32×32 images, got {tuple(images.shape[-2:])}")
+        raise ValueError(f"pad_to_32 takes N×C×28×28 or N×C×32×32 images, got a batch of shape {tuple(images.shape)}")
     return F.pad(images, (2, 2, 2, 2))
 
 

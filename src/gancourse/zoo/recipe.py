@@ -28,6 +28,7 @@ from gancourse.checkpoints import CheckpointRecord, CheckpointStore, ProgressFil
 from gancourse.data import DataBundle
 from gancourse.profiles import Profile
 from gancourse.train.loop import History
+from gancourse.validation import check_seed
 from gancourse.weights import PublishedWeights
 
 WEIGHT_SOURCES = ("published", "train")  # the chapters' `weights` parameter
@@ -106,8 +107,7 @@ class RecipeContext:
         if not isinstance(self.profile, Profile):
             raise TypeError(f"profile must be a gancourse.profiles.Profile (e.g. run.profile), got "
                             f"{type(self.profile).__name__}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
-            raise ValueError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
+        check_seed(self.seed)
         if self.weights not in WEIGHT_SOURCES:
             raise ValueError(f"weights must be 'published' (the book's published weights where there are some) or "
                              f"'train' (train every model with the profile's budget), got {self.weights!r}")
