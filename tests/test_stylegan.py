@@ -103,7 +103,7 @@ def test_r1_penalty_known_answer_and_padding():
     assert r1_penalty(Linear(), torch.rand(5, 1, 32, 32)).item() == pytest.approx(weights.pow(2).sum().item(), rel=1e-5)
     padded = pad_to_32(torch.ones(2, 1, 28, 28))
     assert padded.shape == (2, 1, 32, 32) and padded[..., :2, :].abs().sum() == 0 and padded.sum() == 2 * 784
-    with pytest.raises(ValueError, match="28×28 or 32×32"):
+    with pytest.raises(ValueError, match=r"N×C×28×28 or N×C×32×32 images, got a batch of shape \(1, 1, 30, 30\)"):
         pad_to_32(torch.ones(1, 1, 30, 30))
 
 
