@@ -98,6 +98,7 @@ def test_write_matrix_writes_table_json_and_figure(fixture, tmp_path):
     assert png_path.stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_the_matrix_command_runs_the_book_lineup(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GANCOURSE_CHECKPOINT_DIR", str(tmp_path / "store"))
     code = main(["matrix", "--profile", "smoke", "--dataset", "mnist5k", "--model", "D", "--images", "16",
