@@ -9,7 +9,7 @@ from gancourse.data import make_loaders
 from gancourse.profiles import PROFILES
 
 TINY = dataclasses.replace(PROFILES["smoke"], train_size=128, test_size=64, gan_iterations=3,
-                           critic_gan_iterations=2, classifier_epochs=1)
+                           critic_gan_iterations=2, classifier_epochs=1, attack_gan_iterations=4)
 
 
 @pytest.fixture(scope="module")
