@@ -13,6 +13,7 @@ from gancourse.models.classifiers import build_classifier
 from gancourse.train.classifier import train_classifier
 
 
+@pytest.mark.slow
 def test_adversarial_training_on_fgsm_examples_raises_fgsm_accuracy(mnist):
     bundle, clean_model = mnist
     torch.manual_seed(0)

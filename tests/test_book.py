@@ -272,6 +272,7 @@ def tiny_layout(tmp_path):
     return layout
 
 
+@pytest.mark.slow
 @pytest.mark.book
 def test_executing_a_chapter_writes_a_stamped_copy(tiny_layout):
     source = tiny_layout.find_chapter("1")

@@ -116,6 +116,7 @@ def toy_setup(loss="non-saturating", lr=1e-3, betas=(0.5, 0.999), **kwargs):
                     torch.optim.Adam(D.parameters(), lr, betas=betas), loss=loss, **kwargs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss, extra", [
     ("non-saturating", {}),
     ("least-squares", {}),

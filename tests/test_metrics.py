@@ -117,7 +117,6 @@ def test_ring_gan_setups_follow_their_papers():
         ring_gan_setup("LSGAN", MLPGenerator(2, 2), MLPDiscriminator(2))
 
 
-@pytest.mark.slow
 def test_train_ring_gan_records_its_curve_and_samples():
     from gancourse.toys import train_ring_gan
 

@@ -79,7 +79,6 @@ def small_problem(seed=0, n=256):
     return images, labels
 
 
-@pytest.mark.slow
 def test_training_lowers_the_loss_and_learns_a_learnable_rule():
     torch.manual_seed(0)
     images, labels = small_problem()

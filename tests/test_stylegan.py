@@ -116,7 +116,6 @@ def test_mixed_latents_cross_over_once(generator):
     assert all(torch.equal(same[:, k], same[:, 0]) for k in range(8))
 
 
-@pytest.mark.slow
 def test_training_runs_and_tracks_the_average_latent():
     torch.manual_seed(0)
     g = StyleGenerator(1, latent_dim=16, mapping_layers=2, widths=(16, 16, 8, 8))

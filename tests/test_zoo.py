@@ -23,7 +23,6 @@ def test_snapshot_steps_are_geometric_and_end_at_the_last_step():
     assert zoo.snapshot_steps(0) == [0]
 
 
-@pytest.mark.slow
 def test_dcgan_trains_once_then_loads_with_its_snapshots(tmp_path, bundle):
     store = CheckpointStore(tmp_path)
     pair, record = zoo.dcgan(bundle, TINY, seed=0, store=store)
@@ -51,7 +50,6 @@ def test_classifier_records_its_test_accuracy(tmp_path, bundle):
     assert 0.0 <= record.metadata["test_accuracy"] <= 1.0 and not model.training
 
 
-@pytest.mark.slow
 def test_cgan_snapshots_cycle_through_the_classes(tmp_path, bundle):
     pair, record = zoo.dcgan(bundle, TINY, seed=0, store=CheckpointStore(tmp_path), conditional=True)
     assert record.source == "trained" and pair["generator"].num_classes == 10
@@ -59,7 +57,6 @@ def test_cgan_snapshots_cycle_through_the_classes(tmp_path, bundle):
     assert pair["snapshots"].taken.all()
 
 
-@pytest.mark.slow
 def test_adversarial_and_detector_recipes_train_once_and_depend_on_the_clean_model(tmp_path, bundle):
     store = CheckpointStore(tmp_path)
     clean, _ = zoo.classifier("D", bundle, TINY, seed=0, store=store)
@@ -86,7 +83,6 @@ def test_reconstruction_trained_classifier_depends_on_the_generator_and_the_clea
     assert again.source == "loaded"
 
 
-@pytest.mark.slow
 def test_magnet_autoencoder_recipe_trains_once(tmp_path, bundle):
     store = CheckpointStore(tmp_path)
     autoencoder, record = zoo.magnet(bundle, TINY, seed=0, store=store)
@@ -95,7 +91,6 @@ def test_magnet_autoencoder_recipe_trains_once(tmp_path, bundle):
     assert zoo.magnet(bundle, TINY, seed=0, store=store)[1].source == "loaded"
 
 
-@pytest.mark.slow
 def test_advgan_recipes_key_on_target_defense_and_distillation(tmp_path, bundle):
     store = CheckpointStore(tmp_path)
     untargeted, record = zoo.advgan("D", bundle, TINY, seed=0, store=store)
@@ -115,7 +110,6 @@ def test_advgan_recipes_key_on_target_defense_and_distillation(tmp_path, bundle)
         zoo.advgan("D", bundle, TINY, seed=0, store=store, defense="magic")
 
 
-@pytest.mark.slow
 def test_aigan_recipe_is_conditional_and_has_a_class_branch(tmp_path, bundle):
     pair, record = zoo.aigan("D", bundle, TINY, seed=0, store=CheckpointStore(tmp_path))
     assert pair["generator"].num_classes == 10 and pair["discriminator"].classify(bundle.test_images[:2]).shape == (2, 10)
