@@ -72,6 +72,7 @@ class ModeRecorder(nn.Module):
         return self.model(x)
 
 
+@pytest.mark.slow
 def test_advgan_learns_an_untargeted_attack_with_the_target_frozen_in_eval_mode(mnist):
     bundle, model = mnist
     recorder = ModeRecorder(model).train()                   # dropout on, as a careless caller leaves it
@@ -104,6 +105,7 @@ def test_advgan_attack_wrapper_rejects_what_it_cannot_do(mnist):
         AdvGAN(model, {})
 
 
+@pytest.mark.slow
 def test_aigan_one_generator_reaches_the_target_it_is_given(mnist):
     bundle, model = mnist
     torch.manual_seed(0)

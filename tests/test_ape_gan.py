@@ -65,6 +65,7 @@ def test_generator_loss_known_answer_for_both_weightings():
         APEGANWeights(mse=1.0, adversarial=0.1, coherence=0.0, generator_steps=0)
 
 
+@pytest.mark.slow
 def test_ape_gan_removes_fgsm_perturbations_and_falls_to_the_adaptive_attack(mnist):
     bundle, model = mnist
     model.eval()

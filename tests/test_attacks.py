@@ -15,20 +15,9 @@ from gancourse.attacks.base import cross_entropy_gradient
 from gancourse.attacks.cw import cw_margin
 from gancourse.attacks.optimise import optimise_input
 from gancourse.attacks.substitute import jacobian_augmentation, train_substitute
-from gancourse.defenses.adversarial_training import make_adversary
-from gancourse.defenses.detector import GuardedClassifier, detection_scores, train_detector
 from gancourse.evaluate import accuracy, attack_success_rate, predict
 from gancourse.models.classifiers import build_classifier
 from gancourse.networks import frozen_eval
-from gancourse.train.classifier import train_classifier
-
-
-def tiny_convnet(channels: int = 1, classes: int = 5) -> nn.Sequential:
-    """Any image size: conv, pool to 2×2, linear."""
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(channels, 4, 3, padding=1), nn.ReLU(), nn.Dropout(0.3),
-                         nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, classes))
-
 
 
 def all_attacks(model: nn.Module, eps: float = 0.1) -> list:
@@ -44,7 +33,7 @@ def call(attack, x, y):
 @settings(max_examples=15, deadline=None)
 @given(batch=st.integers(1, 4), size=st.integers(4, 12), channels=st.sampled_from([1, 3]),
        eps=st.floats(0.001, 0.5), seed=st.integers(0, 2**16))
-def test_every_attack_stays_in_the_box_and_the_budget(batch, size, channels, eps, seed):
+def test_every_attack_stays_in_the_box_and_the_budget(batch, size, channels, eps, seed, tiny_convnet):
     generator = torch.Generator().manual_seed(seed)
     model = tiny_convnet(channels)
     x = torch.rand(batch, channels, size, size, generator=generator)
@@ -60,7 +49,7 @@ def test_every_attack_stays_in_the_box_and_the_budget(batch, size, channels, eps
             assert norms["l0"].max() <= attack.budget(x), attack
 
 
-def test_attacks_leave_input_model_mode_and_gradients_untouched():
+def test_attacks_leave_input_model_mode_and_gradients_untouched(tiny_convnet):
     model = tiny_convnet()
     model.train()
     model[0].bias.requires_grad_(False)
@@ -76,7 +65,7 @@ def test_attacks_leave_input_model_mode_and_gradients_untouched():
         assert all(torch.equal(p.grad, torch.full_like(p, 7.0)) for p in model.parameters()), attack
 
 
-def test_frozen_eval_restores_the_state_even_after_an_error():
+def test_frozen_eval_restores_the_state_even_after_an_error(tiny_convnet):
     model = tiny_convnet()
     model.train()
     with pytest.raises(RuntimeError), frozen_eval(model):
@@ -141,6 +130,7 @@ def test_cw_margin_known_values():
     assert torch.allclose(cw_margin(logits, labels, targeted=False, kappa=2.0), torch.tensor([1.0, -2.0]))
 
 
+@pytest.mark.slow
 def test_attacks_succeed_on_a_trained_model(mnist):
     """Bars with room to spare for MNIST model D (ε = 0.3, the MNIST budget); measured values are higher."""
     bundle, model = mnist
@@ -184,12 +174,12 @@ def test_cw_finds_smaller_perturbations_as_the_search_goes_on(mnist):
     (torch.rand(2, 1, 4, 4), torch.tensor([0, 9]), "only 5 classes"),
     (torch.rand(2, 1, 4, 4), torch.tensor([-1, 0]), "non-negative"),
 ])
-def test_bad_input_is_rejected_with_a_clear_message(images, labels, message):
+def test_bad_input_is_rejected_with_a_clear_message(images, labels, message, tiny_convnet):
     with pytest.raises(ValueError, match=message):
         FGSM(tiny_convnet(), 0.1)(images, labels)
 
 
-def test_bad_configuration_and_calls_are_rejected():
+def test_bad_configuration_and_calls_are_rejected(tiny_convnet):
     model, x, y = tiny_convnet(), torch.rand(2, 1, 4, 4), torch.tensor([0, 1])
     with pytest.raises(ValueError, match="eps must be non-negative"):
         FGSM(model, -0.1)
@@ -259,19 +249,7 @@ def test_fgsm_and_pgd_agree_with_torchattacks(mnist):
     assert abs(accuracy(model, ours_random, y) - accuracy(model, theirs_random, y)) <= 0.05
 
 
-def test_adversarial_training_on_fgsm_examples_raises_fgsm_accuracy(mnist):
-    bundle, clean_model = mnist
-    torch.manual_seed(0)
-    robust = build_classifier("D")
-    train_classifier(robust, bundle.train_loader, epochs=5,
-                     adversary=lambda model, x, y: FGSM(model, 0.2)(x, y), adversarial_weight=0.5)
-    x, y = bundle.test_images, bundle.test_labels
-    assert accuracy(robust, FGSM(robust, 0.2)(x, y), y) > accuracy(clean_model, FGSM(clean_model, 0.2)(x, y), y) + 0.2
-    with pytest.raises(ValueError, match="adversarial_weight"):
-        train_classifier(robust, bundle.train_loader, epochs=1, adversary=lambda m, a, b: a, adversarial_weight=2.0)
-
-
-def test_cross_entropy_gradient_is_per_image():
+def test_cross_entropy_gradient_is_per_image(tiny_convnet):
     """Summed, not averaged: attacking one image alone or in a batch gives the same gradient scale."""
     model = tiny_convnet()
     model.eval()
@@ -306,68 +284,3 @@ def test_the_substitute_learns_the_black_box_from_labels_alone(mnist):
     assert history["set_size"] == [150, 300, 600, 1200] and sum(history["queries"]) == sum(queried) == 2250
     x = bundle.test_images
     assert (predict(substitute, x) == predict(oracle, x)).float().mean() > 0.6
-
-
-def test_adversaries_for_adversarial_training():
-    fixed, trained = tiny_convnet(), tiny_convnet(classes=5)
-    with torch.no_grad():
-        trained[-1].weight.mul_(-1)
-    x, y = torch.rand(3, 1, 6, 6), torch.tensor([0, 1, 2])
-    static = make_adversary("static", 0.1, fixed_model=fixed)
-    assert torch.equal(static(trained, x, y), FGSM(fixed, 0.1)(x, y))          # the fixed model's examples
-    assert torch.equal(make_adversary("fgsm", 0.1)(trained, x, y), FGSM(trained, 0.1)(x, y))
-    with pytest.raises(ValueError, match="fixed_model"):
-        make_adversary("static", 0.1)
-    with pytest.raises(ValueError, match="unknown adversarial training method"):
-        make_adversary("trades", 0.1)
-
-
-def test_the_ensemble_adversary_mixes_the_model_and_the_static_sources():
-    trained, first, second = tiny_convnet(), tiny_convnet(), tiny_convnet()
-    with torch.no_grad():
-        first[-1].weight.mul_(-1)
-        second[0].weight.mul_(2)
-    x, y = torch.rand(3, 1, 6, 6), torch.tensor([0, 1, 2])
-    sources = [FGSM(model, 0.1)(x, y) for model in (first, second, trained)]
-    assert not torch.equal(sources[0], sources[2]) and not torch.equal(sources[1], sources[2])
-    ensemble = make_adversary("ensemble", 0.1, static_models=[first, second], seed=0)
-    outputs = [ensemble(trained, x, y) for _ in range(30)]
-    used = [next(i for i, s in enumerate(sources) if torch.equal(out, s)) for out in outputs]
-    assert set(used) == {0, 1, 2}          # every source is drawn, and every example is one source's FGSM
-    with pytest.raises(ValueError, match="static_models"):
-        make_adversary("ensemble", 0.1)
-
-
-def test_the_guarded_classifier_rejects_exactly_when_the_detector_fires():
-    classifier = tiny_convnet()
-    detector = nn.Sequential(nn.Flatten(), nn.Linear(36, 2))
-    guarded = GuardedClassifier(classifier, detector).eval()
-    x = torch.rand(64, 1, 6, 6, generator=torch.Generator().manual_seed(0))
-    fires = detection_scores(detector, x) > 0
-    predicted = predict(guarded, x)
-    assert 0 < fires.sum() < len(x)                                         # both cases occur
-    assert torch.equal(predicted == 5, fires)
-    assert torch.equal(predicted[~fires], predict(classifier, x)[~fires])
-
-
-def test_the_detector_learns_to_flag_fgsm_examples(mnist):
-    bundle, model = mnist
-    attack = FGSM(model, 0.2)
-    torch.manual_seed(0)
-    detector = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 2))
-    losses = train_detector(detector, bundle.train_loader, lambda x, y: attack(x, y), epochs=2)["loss"]
-    assert losses[-1] < losses[0]
-    x, y = bundle.test_images[:300], bundle.test_labels[:300]
-    clean_flagged = (detection_scores(detector, x) > 0).float().mean()
-    adversarial_flagged = (detection_scores(detector, attack(x, y)) > 0).float().mean()
-    assert adversarial_flagged > 0.9 and clean_flagged < 0.1
-
-
-def test_epsilon_panel_draws_one_row_per_budget_and_keeps_the_model_mode():
-    import matplotlib
-    matplotlib.use("Agg")
-    from gancourse.plots import plot_epsilon_panel
-    model = tiny_convnet()
-    model.train()
-    figure = plot_epsilon_panel(model, torch.rand(1, 6, 6), 0, [str(k) for k in range(5)], (0.0, 0.05, 0.1))
-    assert len(figure.axes) == 3 * 3 and model.training

@@ -33,6 +33,7 @@ def toc_files(layout):
     return files
 
 
+@pytest.mark.book
 def test_every_toc_entry_exists(layout):
     generated = {"book/execution_report"}  # written by `gancourse build` from the executed copies
     for entry in toc_files(layout):
@@ -40,6 +41,7 @@ def test_every_toc_entry_exists(layout):
             assert any((layout.root / f"{entry}{suffix}").exists() for suffix in (".md", ".ipynb")), entry
 
 
+@pytest.mark.book
 def test_every_chapter_has_an_executed_copy_in_the_toc(layout):
     assert layout.chapter_sources(), "no chapter notebooks found"
     listed = set(toc_files(layout))
@@ -48,6 +50,7 @@ def test_every_chapter_has_an_executed_copy_in_the_toc(layout):
         assert f"book/chapters/{source.stem}" in listed, f"{source.stem} is missing from _toc.yml"
 
 
+@pytest.mark.book
 def test_sources_have_no_outputs_and_the_three_parameters(layout):
     for source in layout.chapter_sources():
         notebook = nbformat.read(source, as_version=4)
@@ -61,6 +64,7 @@ def test_sources_have_no_outputs_and_the_three_parameters(layout):
         assert any("start_chapter(profile, dataset, seed)" in cell.source for cell in code), source.name
 
 
+@pytest.mark.book
 def test_executed_copies_are_up_to_date_and_say_how_they_ran(layout):
     assert stale_chapters(layout) == [], "re-execute with `make book` (code changed since the executed copy)"
     for source in layout.chapter_sources():
@@ -76,6 +80,7 @@ def test_executed_copies_are_up_to_date_and_say_how_they_ran(layout):
         assert not any("injected-parameters" in c["metadata"].get("tags", []) for c in notebook["cells"])
 
 
+@pytest.mark.book
 def test_chapter_00_records_its_key_results(layout):
     recorded = read_recorded(layout.executed_copy(layout.find_chapter("00")))
     assert 0.5 < recorded["ch00_test_accuracy"] <= 1.0
@@ -87,6 +92,7 @@ def recorded_results(layout, chapter):
     return read_recorded(layout.executed_copy(layout.find_chapter(chapter)))
 
 
+@pytest.mark.book
 def test_chapter_02_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "02")
     assert r["ch02_ring_wgan_gp_modes"] == 8                                                  # every mode
@@ -99,6 +105,7 @@ def test_chapter_02_shows_the_effects_its_prose_claims(layout):
     assert r["ch02_corr_after_peak"] > r["ch02_corr_all"]                                     # dragged down by warm-up
 
 
+@pytest.mark.book
 def test_chapter_06_defenses_show_what_its_prose_claims(layout):
     r = recorded_results(layout, "06")
     d = lambda defense, measure: r[f"ch06_defense_{defense}_{measure}"]  # noqa: E731
@@ -114,6 +121,7 @@ def test_chapter_06_defenses_show_what_its_prose_claims(layout):
     assert d("pgd", "cw_l2") > d("none", "cw_l2")
 
 
+@pytest.mark.book
 def test_chapter_09_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "09")
     assert r["ch09_clean_orig_A"] <= r["ch09_clean_none_A"]                                # a cost on clean images
@@ -131,6 +139,7 @@ def test_chapter_09_shows_the_effects_its_prose_claims(layout):
     assert r["ch09_latent_mse"] > 2 * 0.005                                                # "several times larger"
 
 
+@pytest.mark.book
 def test_chapter_04_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "04")
     assert r["ch04_cycle_A_to_B_seen_as_B"] > 0.8 > 0.1 > r["ch04_before_a_as_b"]          # it translates
@@ -141,6 +150,7 @@ def test_chapter_04_shows_the_effects_its_prose_claims(layout):
     assert r["ch04_nocycle_diversity_A_to_B"] < 0.6 * r["ch04_cycle_diversity_A_to_B"]    # and it collapses
 
 
+@pytest.mark.book
 def test_chapter_05_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "05")
     assert r["ch05_fd_stylegan"] > 2 * r["ch05_fd_dcgan"]                                  # "far worse" at this budget
@@ -154,6 +164,7 @@ def test_chapter_05_shows_the_effects_its_prose_claims(layout):
     assert r["ch05_ppl_w"] > r["ch05_ppl_z"]                                              # the opposite of the paper
 
 
+@pytest.mark.book
 def test_chapter_07_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "07")
     assert r["ch07_untargeted_A"] > 0.3 and r["ch07_ratio_advgan_fgsm"] < 1                 # works, faster than FGSM
@@ -165,6 +176,7 @@ def test_chapter_07_shows_the_effects_its_prose_claims(layout):
         assert all(r[f"ch07_defense_{d}_{attack}"] < r[f"ch07_defense_none_{attack}"] for d in ("Adv", "Ens", "Iter_Adv"))
 
 
+@pytest.mark.book
 def test_chapter_08_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "08")
     assert 0 < r["ch08_mean_aigan"] - r["ch08_mean_advgan"] < 0.02                         # "within two points", ahead
@@ -178,6 +190,7 @@ def test_chapter_08_shows_the_effects_its_prose_claims(layout):
         assert r[f"ch08_defense_{d}_AdvGAN"] < r[f"ch08_defense_{d}_AI_GAN"] < r[f"ch08_defense_{d}_PGD"] < 0.15
 
 
+@pytest.mark.book
 def test_chapter_10_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "10")
     e = lambda attack, model="A", kind="ape": r[f"ch10_error_{attack}_{model}_{kind}"]  # noqa: E731
@@ -199,6 +212,7 @@ def test_chapter_10_shows_the_effects_its_prose_claims(layout):
     assert r["ch10_adaptive_PGD_with_BPDA"] > r["ch10_adaptive_PGD_through_G"]              # BPDA is weaker here
 
 
+@pytest.mark.book
 def test_chapter_11_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "11")
     preprocessing, training = ("MagNet", "Defense_GAN", "APE_GAN", "detector"), ("FGSM_adv_training", "PGD_adv_training")
@@ -217,6 +231,7 @@ def test_chapter_11_shows_the_effects_its_prose_claims(layout):
         assert r[f"ch11_{attack}_none"] > r["ch11_PGD_20_none"] + 0.2
 
 
+@pytest.mark.book
 def test_the_repository_url_is_the_same_everywhere(layout):
     config = yaml.safe_load((layout.root / "_config.yml").read_text())
     url = config["repository"]["url"]
@@ -226,6 +241,7 @@ def test_the_repository_url_is_the_same_everywhere(layout):
             assert found == url, f"{notebook}: {found} != {url}; run `gancourse set-repository {url}`"
 
 
+@pytest.mark.book
 def test_the_book_never_executes_notebooks_itself(layout):
     config = yaml.safe_load((layout.root / "_config.yml").read_text())
     assert config["execute"]["execute_notebooks"] == "off"
@@ -254,6 +270,8 @@ def tiny_layout(tmp_path):
     return layout
 
 
+@pytest.mark.slow
+@pytest.mark.book
 def test_executing_a_chapter_writes_a_stamped_copy(tiny_layout):
     source = tiny_layout.find_chapter("1")
     assert stale_chapters(tiny_layout) == [source]
@@ -286,6 +304,7 @@ def test_executing_a_chapter_writes_a_stamped_copy(tiny_layout):
     assert stale_chapters(tiny_layout) == [source]
 
 
+@pytest.mark.book
 def test_code_carried_forward_is_said_on_the_page_until_the_next_execution(tiny_layout):
     source = tiny_layout.find_chapter("01")
     executed = execute_chapter(tiny_layout, source, profile="smoke")
@@ -314,6 +333,8 @@ def test_code_carried_forward_is_said_on_the_page_until_the_next_execution(tiny_
     assert "code_changed_since_run" not in fresh.metadata.gancourse and "changed after" not in fresh.cells[1].source
 
 
+@pytest.mark.book
+@pytest.mark.slow
 def test_run_times_per_profile_reach_the_page_header_and_the_report(tiny_layout, tmp_path):
     source = tiny_layout.find_chapter("01")
     executed = execute_chapter(tiny_layout, source, profile="smoke")
@@ -342,6 +363,8 @@ def test_run_times_per_profile_reach_the_page_header_and_the_report(tiny_layout,
     assert "- smoke: whole book" in report and "— met." in report
 
 
+@pytest.mark.book
+@pytest.mark.slow
 def test_a_failing_chapter_is_named_and_the_good_copy_kept(tiny_layout):
     source = tiny_layout.find_chapter("01_tiny")
     good = execute_chapter(tiny_layout, source, profile="smoke")
@@ -354,6 +377,7 @@ def test_a_failing_chapter_is_named_and_the_good_copy_kept(tiny_layout):
     assert (tiny_layout.failed / source.name).exists()
 
 
+@pytest.mark.book
 def test_a_chapter_that_never_starts_is_refused(tiny_layout):
     source = write_notebook(tiny_layout.sources / "02_nostart.ipynb", ["x = 1"])
     with pytest.raises(ChapterExecutionError, match="never called gancourse.runtime.start_chapter"):
@@ -386,6 +410,7 @@ def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
 
 
+@pytest.mark.book
 def test_set_repository_changes_the_config_and_every_install_cell(tmp_path, layout):
     copy = BookLayout(tmp_path)
     (tmp_path / "_config.yml").write_text((layout.root / "_config.yml").read_text())
@@ -402,6 +427,7 @@ def test_set_repository_changes_the_config_and_every_install_cell(tmp_path, layo
         set_repository(copy, "github.com/no-scheme")
 
 
+@pytest.mark.book
 def test_chapter_01_latent_walk_shows_what_its_prose_claims(layout):
     r = recorded_results(layout, "01")
     assert abs(r["ch01_norm_endpoints"] - 10) < 1                                    # ≈ √100
@@ -409,6 +435,7 @@ def test_chapter_01_latent_walk_shows_what_its_prose_claims(layout):
     assert abs(r["ch01_norm_slerp_midpoint"] - r["ch01_norm_endpoints"]) < 0.5
 
 
+@pytest.mark.book
 def test_every_exercise_check_in_the_published_chapters_passes(layout):
     checks = 0
     for source in layout.chapter_sources():

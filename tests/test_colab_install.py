@@ -8,6 +8,7 @@ import sys
 import venv
 from pathlib import Path
 
+import pytest
 import torch
 import torchvision
 
@@ -23,6 +24,8 @@ def install_command() -> str:
     return found.group(1)
 
 
+@pytest.mark.book
+@pytest.mark.slow
 def test_the_install_cell_keeps_the_preinstalled_torch(tmp_path):
     requirement = install_command()
     assert requirement.startswith("gancourse[mnist5k] @ git+https://")

@@ -59,6 +59,7 @@ def test_image_pool_fills_then_mixes_old_and_new():
     assert torch.equal(ImagePool(size=0).query(new), new)
 
 
+@pytest.mark.slow
 def test_short_training_lowers_the_cycle_error_on_real_digits(digits):
     torch.manual_seed(0)
     networks = nn.ModuleDict({"G_ab": CycleGenerator(1, width=8, blocks=1), "G_ba": CycleGenerator(1, width=8, blocks=1),

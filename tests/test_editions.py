@@ -13,6 +13,7 @@ from gancourse.exercises import check_fgsm
 ROOT = BookLayout.of_repository()
 
 
+@pytest.mark.book
 def test_the_student_edition_of_every_chapter_has_no_solution_and_keeps_its_checks(tmp_path):
     assert main(["edition", "student", str(tmp_path / "student")]) == 0
     assert main(["edition", "instructor", str(tmp_path / "instructor")]) == 0
@@ -34,6 +35,7 @@ def test_the_student_edition_of_every_chapter_has_no_solution_and_keeps_its_chec
     assert checks >= 3  # FGSM (06), gradient penalty (02), projection (09)
 
 
+@pytest.mark.book
 def test_a_student_stub_runs_and_the_check_says_it_is_not_written():
     notebook = student_notebook(nbformat.read(ROOT.find_chapter("06"), as_version=4))
     stub = next(cell for cell in notebook.cells if STUB in cell.source)
@@ -45,6 +47,7 @@ def test_a_student_stub_runs_and_the_check_says_it_is_not_written():
     assert not result.passed and "not written yet" in str(result)
 
 
+@pytest.mark.book
 def test_solutions_in_the_sources_pass_their_checks():
     from gancourse import exercises
 

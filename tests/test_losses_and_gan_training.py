@@ -116,6 +116,7 @@ def toy_setup(loss="non-saturating", lr=1e-3, betas=(0.5, 0.999), **kwargs):
                     torch.optim.Adam(D.parameters(), lr, betas=betas), loss=loss, **kwargs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss, extra", [
     ("non-saturating", {}),
     ("least-squares", {}),
@@ -262,6 +263,7 @@ def test_generator_steps_lower_the_generator_loss_against_a_fixed_discriminator(
     assert sum(losses[-10:]) < sum(losses[:10])
 
 
+@pytest.mark.slow
 def test_a_strong_penalty_traps_a_1d_critic():
     """Chapter 02's exercise: in 1-D, λ = 10 leaves the critic's slope at the wrong sign (fakes scored above
     real data) and the generator walks away from the data; λ = 1 brings it to the data."""

@@ -26,6 +26,7 @@ def trained():
     return bundle, autoencoder, losses
 
 
+@pytest.mark.slow
 def test_training_lowers_the_reconstruction_error_of_unseen_images(trained):
     bundle, autoencoder, losses = trained
     torch.manual_seed(0)
@@ -34,6 +35,7 @@ def test_training_lowers_the_reconstruction_error_of_unseen_images(trained):
     assert MagNet(autoencoder).errors(bundle.test_images).mean() < 0.5 * untrained.errors(bundle.test_images).mean()
 
 
+@pytest.mark.slow
 def test_the_threshold_keeps_the_false_positive_rate_and_noise_is_detected(trained):
     bundle, autoencoder, _ = trained
     magnet = MagNet(autoencoder)
@@ -45,6 +47,7 @@ def test_the_threshold_keeps_the_false_positive_rate_and_noise_is_detected(train
     assert roc_auc(magnet.errors(held_out), magnet.errors(noisy)) > 0.95
 
 
+@pytest.mark.slow
 def test_the_reformer_keeps_shape_range_mode_and_input(trained):
     bundle, autoencoder, _ = trained
     autoencoder.train()

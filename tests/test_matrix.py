@@ -127,6 +127,7 @@ def test_the_book_matrix_refuses_the_gpu_profile_without_cuda(tmp_path, monkeypa
     assert not (tmp_path / "matrix").exists()                                  # refused before writing anything
 
 
+@pytest.mark.slow
 def test_the_matrix_command_runs_the_book_lineup(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GANCOURSE_CHECKPOINT_DIR", str(tmp_path / "store"))
     code = main(["matrix", "--profile", "smoke", "--dataset", "mnist5k", "--model", "D", "--images", "16",

@@ -6,6 +6,7 @@ import sys
 import textwrap
 import time
 
+import pytest
 import torch
 
 from gancourse.checkpoints import CheckpointStore
@@ -45,6 +46,7 @@ def run_training(folder, slow=0.0, **options):
     return subprocess.Popen([sys.executable, "-c", TRAINING, str(folder), str(slow)], **options)
 
 
+@pytest.mark.slow
 def test_a_killed_training_process_resumes_from_its_last_checkpoint_and_leaves_no_debris(tmp_path):
     store = CheckpointStore(tmp_path)
     progress = store.progress("toy-gan", {"steps": 300})
@@ -74,6 +76,7 @@ def test_a_killed_training_process_resumes_from_its_last_checkpoint_and_leaves_n
     assert again.communicate(timeout=300)[0].split() == ["loaded", "300"]
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_numbers(tmp_path):
     from gancourse.attacks import PGD
     from gancourse.data import make_loaders

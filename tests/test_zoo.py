@@ -11,7 +11,7 @@ from gancourse.profiles import PROFILES
 from gancourse.zoo import Zoo
 
 TINY = dataclasses.replace(PROFILES["smoke"], train_size=128, test_size=64, gan_iterations=3,
-                           critic_gan_iterations=2, classifier_epochs=1)
+                           critic_gan_iterations=2, classifier_epochs=1, attack_gan_iterations=4)
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,7 @@ def test_dcgan_trains_once_then_loads_with_its_snapshots(tmp_path, bundle):
     assert other_seed.source == "trained"
 
 
+@pytest.mark.slow
 def test_wgan_gp_uses_the_defense_gan_setup(tmp_path, bundle):
     pair, record = Zoo(TINY, bundle, 0, store=CheckpointStore(tmp_path)).wgan_gp()
     assert pair["generator"].latent_dim == 128
@@ -72,6 +73,7 @@ def test_adversarial_and_detector_recipes_train_once_and_depend_on_the_clean_mod
     assert detector_record.source == "trained" and detector(bundle.test_images[:2]).shape == (2, 2)
 
 
+@pytest.mark.slow
 def test_reconstruction_trained_classifier_depends_on_the_generator_and_the_clean_model(tmp_path, bundle):
     store = CheckpointStore(tmp_path)
     model, record = Zoo(TINY, bundle, 0, store=store).reconstruction_trained("D")
