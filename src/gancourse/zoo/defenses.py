@@ -24,13 +24,16 @@ RECONSTRUCTION_IMAGES_PER_EVAL_IMAGE = 6  # Defense-GAN-Rec trains on 6 × eval_
 class DefenseRecipes(ClassifierRecipes, GANRecipes):
     """Defense recipes (mixed into :class:`gancourse.zoo.Zoo`)."""
 
+    def _reconstruction_count(self) -> int:
+        return min(len(self.bundle.train_images), RECONSTRUCTION_IMAGES_PER_EVAL_IMAGE * self.profile.eval_size)
+
     def training_reconstructions(self) -> tuple[torch.Tensor, torch.Tensor]:
         """G(z*) of the first 6 × ``eval_size`` training images and their labels: each projected onto
         :meth:`wgan_gp`'s generator with the profile's L and one restart (seeded). The four Defense-GAN-Rec
         classifiers train on these same reconstructions, so they are computed once per :class:`Zoo` (kept in
         its ``shared`` results) and only when a Rec classifier has to be trained; projecting is most of their
         cost."""
-        count = min(len(self.bundle.train_images), RECONSTRUCTION_IMAGES_PER_EVAL_IMAGE * self.profile.eval_size)
+        count = self._reconstruction_count()
         key = f"training-reconstructions-{count}"
         if key not in self.shared:
             generator = self.wgan_gp()[0]["generator"]
@@ -45,7 +48,7 @@ class DefenseRecipes(ClassifierRecipes, GANRecipes):
         fine-tuned from :meth:`classifier`'s weights for the profile's classifier epochs."""
         clean, clean_record = self.classifier(name)
         gan_record = self.wgan_gp()[1]
-        count = min(len(self.bundle.train_images), RECONSTRUCTION_IMAGES_PER_EVAL_IMAGE * self.profile.eval_size)
+        count = self._reconstruction_count()
         trainer = Call(train_classifier, epochs=self.profile.classifier_epochs, lr=1e-3)
 
         def train(model: nn.Module, progress: ProgressFile) -> History:
