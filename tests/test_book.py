@@ -324,6 +324,7 @@ def test_code_carried_forward_is_said_on_the_page_until_the_next_execution(tiny_
     refresh_run_info(tiny_layout)
     header = nbformat.read(executed, as_version=4).cells[1].source
     assert "changed after this run" in header and "an API rename" in header
+    assert "Slowest cells in this run (their code as it was then):" in header
     notebook_source.cells.append(nbformat.v4.new_code_cell("print('a new cell')"))
     nbformat.write(notebook_source, source)
     with pytest.raises(ChapterExecutionError, match="re-execute"):

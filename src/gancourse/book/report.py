@@ -38,7 +38,8 @@ def slowest_text(info: dict[str, Any]) -> str:
     if not cells:
         return ""
     listed = "; ".join(f"`{cell['first_line']}` {format_duration(cell['seconds'])}" for cell in cells)
-    return f" Slowest cells in this run: {listed}."
+    then = " (their code as it was then)" if "code_changed_since_run" in info else ""
+    return f" Slowest cells in this run{then}: {listed}."
 
 
 def run_time_summary(times: dict[str, dict[str, Any]]) -> str:
