@@ -406,7 +406,8 @@ def test_a_refused_published_file_means_the_recipe_trains(tmp_path):
 def test_the_weights_switch_is_validated_and_passed_by_for_chapter(tmp_path):
     with pytest.raises(ValueError, match="'published' .* or 'train'"):
         Zoo(PROFILES["smoke"], tiny_bundle(), 0, weights="mine")
-    run = ChapterRun(PROFILES["smoke"], "mnist5k", 0, torch.device("cpu"))
     store = CheckpointStore(tmp_path)
-    assert Zoo.for_chapter(run, tiny_bundle(), store).weights == "published"
-    assert Zoo.for_chapter(run, tiny_bundle(), store, weights="train").weights == "train"
+    for weights in ("published", "train"):
+        run = ChapterRun(PROFILES["smoke"], "mnist5k", 0, torch.device("cpu"), weights)
+        zoo = Zoo.for_chapter(run, tiny_bundle(), store)
+        assert zoo.weights == weights and zoo.announce

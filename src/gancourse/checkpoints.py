@@ -26,7 +26,7 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,8 @@ def _cpu_copy(value: Any) -> Any:
 @dataclass(frozen=True)
 class CheckpointRecord:
     """What :meth:`CheckpointStore.load_or_train` did: ``source`` is ``"loaded"`` (from the store),
-    ``"published"`` (fetched, e.g. the book's published weights, then stored) or ``"trained"``."""
+    ``"published"`` (fetched, e.g. the book's published weights, then stored) or ``"trained"``; ``config`` is
+    the configuration the model is keyed by."""
 
     name: str
     config_hash: str
@@ -112,6 +113,7 @@ class CheckpointRecord:
     source: str
     seconds: float
     metadata: dict[str, Any]
+    config: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 class CheckpointStore:
@@ -214,7 +216,7 @@ class CheckpointStore:
                 metadata = self.load(name, config, model)
                 model.eval()
                 return model, CheckpointRecord(name, config_hash(config), path, "loaded",
-                                               time.perf_counter() - started, metadata)
+                                               time.perf_counter() - started, metadata, dict(config))
             except CheckpointError as error:
                 warnings.warn(f"replacing {name!r}: {error}", CheckpointWarning, stacklevel=2)
                 model = build()
@@ -225,14 +227,14 @@ class CheckpointStore:
             self.save(name, config, model, metadata)
             self.progress(name, config).clear()
             return model, CheckpointRecord(name, config_hash(config), path, "published",
-                                           time.perf_counter() - started, metadata)
+                                           time.perf_counter() - started, metadata, dict(config))
         progress = self.progress(name, config)
         metadata = dict(train(model, progress) or {})
         model.eval()
         self.save(name, config, model, metadata)
         progress.clear()
         return model, CheckpointRecord(name, config_hash(config), path, "trained",
-                                       time.perf_counter() - started, metadata)
+                                       time.perf_counter() - started, metadata, dict(config))
 
     def progress(self, name: str, config: Mapping[str, Any]) -> ProgressFile:
         """The mid-training state file of (``name``, ``config``), for loops that resume after an interruption."""

@@ -9,7 +9,8 @@ Commands:
     matrix            every attack of the book against every defense: matrix.csv, matrix.json, matrix.png
     time-chapters     execute chapters cold in a scratch folder and record their run times (book/run_times.json)
     edition           write the student edition (solutions removed, self-checks kept) or the instructor edition
-    weights           the book's published weights: verify the folder against its manifest, or list the manifest
+    train-reference   train the reference models the book publishes (resumable; --publish publishes each one)
+    weights           the book's published weights: verify the folder against its manifest, list it, publish
 
 An error ends a command with a one-line message and exit status 1; ``gancourse --debug <command>`` shows the
 full traceback instead.
@@ -19,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from gancourse.files import output_folder
 from gancourse.profiles import PROFILE_NAMES
+from gancourse.runtime import WEIGHT_SOURCES
 
 
 def _fetch_data(_: argparse.Namespace) -> int:
@@ -64,9 +67,9 @@ def _execute(args: argparse.Namespace) -> int:
     layout = BookLayout.of_repository()
     if args.chapters or args.all:
         sources = [layout.find_chapter(selector) for selector in args.chapters] or layout.chapter_sources()
-        execute_chapters(layout, sources, args.profile, args.dataset, args.seed)
+        execute_chapters(layout, sources, args.profile, args.dataset, args.seed, args.weights)
     else:
-        execute_stale(layout, args.profile, args.dataset, args.seed)
+        execute_stale(layout, args.profile, args.dataset, args.seed, args.weights)
     return 0
 
 
@@ -132,7 +135,7 @@ def _time_chapters(args: argparse.Namespace) -> int:
     _check_run_options(args.profile, None, None)
     layout = BookLayout.of_repository()
     sources = [layout.find_chapter(selector) for selector in args.chapters] or layout.chapter_sources()
-    seconds = time_chapters(layout, sources, args.profile, output_folder(args.scratch))
+    seconds = time_chapters(layout, sources, args.profile, output_folder(args.scratch), args.weights)
     for chapter, value in seconds.items():
         print(f"{chapter:32s} {format_duration(value)}")
     print(f"{'all':32s} {format_duration(sum(seconds.values()))} (recorded in {layout.run_times})")
@@ -148,9 +151,46 @@ def _edition(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reference_rows(keys: list[str]) -> list[Any]:
+    from gancourse.zoo.reference import REFERENCE_MODELS, reference_model
+
+    return [reference_model(key) for key in keys] if keys else list(REFERENCE_MODELS)
+
+
+def _train_reference(args: argparse.Namespace) -> int:
+    from gancourse.checkpoints import CheckpointStore
+    from gancourse.runtime import best_device
+    from gancourse.zoo.reference import publish_trained, train_reference
+
+    rows = _reference_rows(args.models)
+    if args.list:
+        for row in rows:
+            print(f"{row.key:24s} {row.dataset:14s} {row.budget}; target: {row.target}")
+        return 0
+    store = CheckpointStore()
+
+    def published(trained: Any) -> None:
+        entry = publish_trained(store, trained)
+        if entry is not None:
+            print(f"published {entry.file} ({entry.size / 1e6:.2f} MB, {entry.dtype}); commit weights/ now", flush=True)
+
+    train_reference(rows, store, args.device or best_device(), on_done=published if args.publish else None)
+    return 0
+
+
 def _weights(args: argparse.Namespace) -> int:
     from gancourse.weights import manifest_table, read_manifest, verify_folder, weights_folder
 
+    if args.action == "publish":
+        from gancourse.checkpoints import CheckpointStore
+        from gancourse.zoo.reference import publish_trained, train_reference
+
+        store = CheckpointStore()
+        for trained in train_reference(_reference_rows(args.models), store, train=False):
+            entry = publish_trained(store, trained, args.folder)
+            print(f"{trained.row.key}: " + ("already published" if entry is None else
+                                            f"published {entry.file} ({entry.size / 1e6:.2f} MB, {entry.dtype})"))
+        return 0
     folder = args.folder or weights_folder()
     if args.action == "list":
         print(manifest_table(read_manifest(folder)))
@@ -179,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     execute.add_argument("--profile", default="auto", choices=PROFILE_NAMES)
     execute.add_argument("--dataset", default=None, help="override the notebooks' dataset parameter")
     execute.add_argument("--seed", type=int, default=None, help="override the notebooks' seed parameter")
+    execute.add_argument("--weights", default=None, choices=WEIGHT_SOURCES,
+                         help="override the notebooks' weights parameter (published: the book's trained models; "
+                              "train: train every model with the profile's budget)")
     execute.set_defaults(run=_execute)
 
     carry = commands.add_parser("carry-code", help="give executed copies their sources' new code without "
@@ -214,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     timing.add_argument("chapters", nargs="*", help="chapter numbers or names (default: all)")
     timing.add_argument("--profile", default="smoke", choices=PROFILE_NAMES)
     timing.add_argument("--scratch", default="_build/timing", help="folder for the runs and their models")
+    timing.add_argument("--weights", default="published", choices=WEIGHT_SOURCES,
+                        help="published: load the book's published weights (a reader's first run); train: train "
+                             "every model with the profile's budget")
     timing.set_defaults(run=_time_chapters)
 
     edition = commands.add_parser("edition", help="the student or instructor edition of the notebooks")
@@ -222,10 +268,20 @@ def main(argv: list[str] | None = None) -> int:
     edition.add_argument("output", help="folder for the notebooks")
     edition.set_defaults(run=_edition)
 
+    reference = commands.add_parser("train-reference", help="train the reference models the book publishes")
+    reference.add_argument("models", nargs="*", help="reference models to train, in order (default: all; see --list)")
+    reference.add_argument("--list", action="store_true", help="list the reference models and their budgets")
+    reference.add_argument("--publish", action="store_true",
+                           help="publish each model into weights/ as soon as it is finished")
+    reference.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    reference.set_defaults(run=_train_reference)
+
     weights = commands.add_parser("weights", help="the book's published weights (weights/ and its manifest)")
-    weights.add_argument("action", choices=("verify", "list"),
+    weights.add_argument("action", choices=("verify", "list", "publish"),
                          help="verify: every file exists and matches its SHA-256 and size, no unlisted files, "
-                              "within the 60 MB budget; list: the manifest as a table")
+                              "within the 60 MB budget; list: the manifest as a table; publish: publish the "
+                              "reference models named (default: all) that train-reference finished")
+    weights.add_argument("models", nargs="*", help="publish: reference models (see train-reference --list)")
     weights.add_argument("--folder", default=None, help="the weights folder (default: weights/ of this checkout)")
     weights.set_defaults(run=_weights)
 

@@ -99,6 +99,21 @@ PROFILES: dict[str, Profile] = {
     ),
 }
 
+REFERENCE = Profile(
+    name="reference",
+    where="the budget the book's published weights are trained with (`gancourse train-reference`), chosen for the "
+          "models' quality, not for a chapter's time; never a chapter's profile",
+    train_size=None, test_size=None, batch_size=128, classifier_epochs=10,
+    gan_iterations=10_000, critic_gan_iterations=3_500, toy_iterations=20_000, loss_comparison_iterations=20_000,
+    projection_steps=200, projection_restarts=10, attack_steps=100,
+    adversarial_epochs=10, adversarial_training_steps=10, eval_size=2_000,
+    defense_eval_size=2_000, attack_gan_iterations=6_000, ape_gan_iterations=2_000, cyclegan_iterations=20_000,
+    stylegan_iterations=30_000,
+)
+"""The reference budget: the Defense-GAN paper's classifier training (all 60,000 images, 10 epochs, batch 128)
+and, for the models that need hours, what 2 CPU cores can train in one sitting (the WGAN-GP: 3,500 generator
+steps against the paper's code's 200,000; `gancourse.zoo.reference` lists which models are published)."""
+
 PROFILE_NAMES = (*PROFILES, "auto")
 
 

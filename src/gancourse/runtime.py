@@ -63,36 +63,53 @@ def hardware_note(asked: str, device: torch.device, in_colab: bool) -> str | Non
             "Each chapter's page gives its measured run time per profile.")
 
 
+WEIGHT_SOURCES = ("published", "train")  # a chapter's `weights` parameter
+
+
 @dataclass(frozen=True)
 class ChapterRun:
-    """The settings a chapter runs with, as :func:`start_chapter` resolved them."""
+    """The settings a chapter runs with, as :func:`start_chapter` resolved them; ``weights`` says where the
+    models the checkpoint store lacks come from (``"published"``: the book's published weights, else
+    training with the profile's budget; ``"train"``: training with the profile's budget)."""
 
     profile: Profile
     dataset: str
     seed: int
     device: torch.device
+    weights: str = "published"
 
 
-def start_chapter(profile: str = "auto", dataset: str = "fashion-mnist", seed: int = 0) -> ChapterRun:
-    """Resolve the profile, check the dataset name, seed everything, pick the device, and record all of it.
+def check_weights(weights: str) -> None:
+    """Raise a ValueError unless ``weights`` is one of :data:`WEIGHT_SOURCES`."""
+    if weights not in WEIGHT_SOURCES:
+        raise ValueError(f"weights must be 'published' (the book's published weights where there are some) or "
+                         f"'train' (train every model with the profile's budget), got {weights!r}")
 
-    The values are recorded (``run_profile``, ``run_device``, ``run_dataset``, ``run_seed``,
+
+def start_chapter(profile: str = "auto", dataset: str = "fashion-mnist", seed: int = 0,
+                  weights: str = "published") -> ChapterRun:
+    """Resolve the profile, check the dataset name, the seed and the weight source, seed everything, pick the
+    device, and record all of it.
+
+    The values are recorded (``run_profile``, ``run_device``, ``run_dataset``, ``run_seed``, ``run_weights``,
     ``run_versions``) so that the book's pipeline can state them at the top of the executed page.
     """
     resolved = resolve_profile(profile)
     dataset_info(dataset)
     check_seed(seed)
+    check_weights(weights)
     seed_everything(seed)
     device = best_device()
-    run = ChapterRun(resolved, dataset, seed, device)
+    run = ChapterRun(resolved, dataset, seed, device, weights)
     record("run_profile", resolved.name)
     record("run_device", describe_device(device))
     record("run_dataset", dataset)
     record("run_seed", seed)
+    record("run_weights", weights)
     record("run_versions", package_versions())
     in_colab = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
     print(f"profile {resolved.name} (asked for {profile!r}) | device {describe_device(device)} | "
-          f"dataset {dataset} | seed {seed}{' | on Colab' if in_colab else ''}")
+          f"dataset {dataset} | seed {seed} | weights {weights}{' | on Colab' if in_colab else ''}")
     note = hardware_note(profile, device, in_colab)
     if note:
         print(note)

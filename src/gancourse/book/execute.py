@@ -103,6 +103,7 @@ def execute_chapter(
     dataset: str | None = None,
     seed: int | None = None,
     kernel_name: str = "python3",
+    weights: str | None = None,
 ) -> Path:
     """Execute one chapter with papermill into its executed copy; returns the copy's path.
 
@@ -115,6 +116,8 @@ def execute_chapter(
         parameters["dataset"] = dataset
     if seed is not None:
         parameters["seed"] = seed
+    if weights is not None:
+        parameters["weights"] = weights
     layout.failed.mkdir(parents=True, exist_ok=True)
     scratch = layout.failed / source.name
     stored_before = _stored_checkpoints()
@@ -131,14 +134,14 @@ def execute_chapter(
 
 
 def execute_chapters(layout: BookLayout, sources: list[Path], profile: str,
-                     dataset: str | None = None, seed: int | None = None) -> list[Path]:
+                     dataset: str | None = None, seed: int | None = None, weights: str | None = None) -> list[Path]:
     """Execute several chapters; every chapter is tried, then one error names all that failed."""
     failures = []
     done = []
     for source in sources:
         print(f"executing {source.stem} (profile {profile}) ...", flush=True)
         try:
-            done.append(execute_chapter(layout, source, profile, dataset, seed))
+            done.append(execute_chapter(layout, source, profile, dataset, seed, weights=weights))
             info = nbformat.read(done[-1], as_version=4).metadata["gancourse"]
             print(f"  {source.stem}: {format_duration(info['wall_seconds'])}, {info['models_trained']} model(s) "
                   f"trained{slowest_text(info)}", flush=True)
@@ -150,7 +153,8 @@ def execute_chapters(layout: BookLayout, sources: list[Path], profile: str,
     return done
 
 
-def execute_stale(layout: BookLayout, profile: str, dataset: str | None = None, seed: int | None = None) -> list[Path]:
+def execute_stale(layout: BookLayout, profile: str, dataset: str | None = None, seed: int | None = None,
+                  weights: str | None = None) -> list[Path]:
     """Bring every executed copy up to date: a prose-only edit is copied over without running anything, and
     the chapters whose code changed (or that have no copy yet) are executed; returns the executed copies."""
     sources = stale_chapters(layout)
@@ -160,7 +164,7 @@ def execute_stale(layout: BookLayout, profile: str, dataset: str | None = None, 
     if not sources:
         print("every executed chapter is up to date with its source's code")
         return []
-    return execute_chapters(layout, sources, profile, dataset, seed)
+    return execute_chapters(layout, sources, profile, dataset, seed, weights)
 
 
 def _run_papermill(source: Path, target: Path, parameters: dict[str, Any], kernel_name: str,
@@ -198,7 +202,8 @@ def _with_run_info(layout: BookLayout, notebook: Any, source: Path, parameters: 
     """Drop papermill's injected-parameters cell, fill metadata, record the run in ``book/run_times.json``
     and add the run-info cell (with every profile's measured time) under the title."""
     recorded = read_recorded(notebook)
-    missing = [key for key in ("run_profile", "run_device", "run_dataset", "run_seed", "run_versions") if key not in recorded]
+    missing = [key for key in ("run_profile", "run_device", "run_dataset", "run_seed", "run_weights", "run_versions")
+               if key not in recorded]
     if missing:
         raise ChapterExecutionError(f"chapter {source.stem} never called gancourse.runtime.start_chapter "
                                     f"(missing records: {', '.join(missing)})")
@@ -210,6 +215,8 @@ def _with_run_info(layout: BookLayout, notebook: Any, source: Path, parameters: 
         "device": recorded["run_device"],
         "dataset": recorded["run_dataset"],
         "seed": recorded["run_seed"],
+        "weights": recorded["run_weights"],
+        "models": [value for name, value in sorted(recorded.items()) if name.startswith("model_")],
         "versions": recorded["run_versions"],
         "wall_seconds": round(wall_seconds, 1),
         "executed_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -229,10 +236,13 @@ def _with_run_info(layout: BookLayout, notebook: Any, source: Path, parameters: 
     return notebook
 
 
-def time_chapters(layout: BookLayout, sources: list[Path], profile: str, scratch: Path) -> dict[str, float]:
+def time_chapters(layout: BookLayout, sources: list[Path], profile: str, scratch: Path,
+                  weights: str = "published") -> dict[str, float]:
     """Execute ``sources`` in order from an empty checkpoint store in ``scratch`` (each chapter trains what
     the chapters before it did not, as in a first run of the book) without touching the published copies,
-    and record their wall times for ``profile``. Returns chapter → seconds."""
+    and record their wall times for ``profile`` and ``weights`` (``"published"``: a reader's first run, which
+    loads the published weights; ``"train"``: every model trained with the profile's budget). Returns
+    chapter → seconds."""
     scratch = scratch.resolve()                   # the kernels run in notebooks/: no relative paths
     store = scratch / "checkpoints"
     if store.exists():
@@ -243,12 +253,12 @@ def time_chapters(layout: BookLayout, sources: list[Path], profile: str, scratch
         stored_before = len(list(store.glob("*.pt")))
         print(f"timing {source.stem} (profile {profile}, empty checkpoint store) ...", flush=True)
         started = time.perf_counter()
-        _run_papermill(source, scratch / source.name, {"profile": profile}, "python3",
+        _run_papermill(source, scratch / source.name, {"profile": profile, "weights": weights}, "python3",
                        {"GANCOURSE_CHECKPOINT_DIR": str(store)})
         seconds[source.stem] = time.perf_counter() - started
         recorded = read_recorded(nbformat.read(scratch / source.name, as_version=4))
         record_run_time(layout, source.stem, {
-            "profile": recorded["run_profile"], "device": recorded["run_device"],
+            "profile": recorded["run_profile"], "weights": weights, "device": recorded["run_device"],
             "wall_seconds": round(seconds[source.stem], 1), "models_trained": len(list(store.glob("*.pt"))) - stored_before,
             "executed_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")})
     return seconds

@@ -11,7 +11,7 @@ import nbformat
 
 from gancourse.book.copies import RUN_INFO_TAG, write_notebook_atomically
 from gancourse.book.layout import BookLayout
-from gancourse.book.run_times import format_duration, read_run_times
+from gancourse.book.run_times import format_duration, read_run_times, run_key
 from gancourse.profiles import PROFILES
 
 # On 2 CPU cores: (whole book, any one chapter) in seconds; None = no limit for one chapter.
@@ -42,19 +42,51 @@ def slowest_text(info: dict[str, Any]) -> str:
     return f" Slowest cells in this run{then}: {listed}."
 
 
+RUN_LABELS = {"published": "", "train": " with weights=\"train\""}
+
+
+def run_keys() -> list[tuple[str, str]]:
+    """Every (run key, label) of the run-time store, in the order profile, then published before train."""
+    return [(run_key(profile, weights), profile + label)
+            for profile in PROFILES for weights, label in RUN_LABELS.items()]
+
+
 def run_time_summary(times: dict[str, dict[str, Any]]) -> str:
-    """``"smoke 41.0 s (cpu (2 threads), 3 models trained) · cpu 6 min 24 s (...) · gpu not measured yet"``."""
+    """``"smoke 41.0 s (cpu (2 threads), 3 models trained) · cpu with weights="train" 6 min 24 s (...) · gpu not
+    measured yet"``: each measured run key, and each profile not measured with the published weights."""
     parts = []
-    for profile in PROFILES:
-        run = times.get(profile)
+    for key, label in run_keys():
+        run = times.get(key)
         if run is None:
-            parts.append(f"{profile} not measured yet")
+            if key in PROFILES:
+                parts.append(f"{label} not measured yet")
             continue
         trained = run.get("models_trained")
         models = ("models trained: not recorded" if trained is None else
-                  "every model loaded from the store" if trained == 0 else f"{trained} models trained")
-        parts.append(f"{profile} {format_duration(run['wall_seconds'])} ({run['device']}, {models})")
+                  "every model loaded" if trained == 0 else f"{trained} models trained")
+        parts.append(f"{label} {format_duration(run['wall_seconds'])} ({run['device']}, {models})")
     return " · ".join(parts)
+
+
+def models_text(info: dict[str, Any]) -> str:
+    """The header's line on where each model of the page came from (:func:`gancourse.zoo.recipe.model_summary`):
+    ``"published weights (trained N steps, H h on DEVICE, DATE)"``, ``"trained in this run"`` or loaded from
+    the checkpoint store (trained by an earlier run)."""
+    models = info.get("models") or []
+    if not models:
+        return ""
+    described = []
+    for model in models:
+        made = model["published"]
+        if made is not None:
+            where = (f"published weights (trained {made['steps']:,} steps, {made['wall_seconds'] / 3600:.1f} h on "
+                     f"{made['device']}, {made['date'][:10]})")
+        elif model["source"] == "trained":
+            where = f"trained in this run ({format_duration(model['train_seconds'] or 0.0)})"
+        else:
+            where = "trained by an earlier run with this profile (loaded from the checkpoint store)"
+        described.append(f"`{model['name']}` {where}")
+    return f"Models (weights **{info['weights']}**): " + "; ".join(described) + ".\n\n"
 
 
 def code_change_text(info: dict[str, Any]) -> str:
@@ -78,6 +110,7 @@ def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]]) ->
         f"executed {info['executed_at']}.\n\n"
         f"Measured run times of this chapter: {run_time_summary(times)}.{slowest_text(info)}\n\n"
         f"Versions: {versions}.\n\n"
+        f"{models_text(info)}"
         f"{code_change_text(info)}"
         f"Every number and figure below comes from this run. Re-execute it with "
         f"`make execute CHAPTER={number} PROFILE=gpu` (see the README), or open `{info['source']}` in Colab "
@@ -120,27 +153,30 @@ def write_execution_report(layout: BookLayout) -> Path:
                     f"{info['executed_at']} |")
     times = read_run_times(layout)
     chapters = [source.stem for source in layout.chapter_sources()]
+    columns = [(key, label) for key, label in run_keys()
+               if key in PROFILES or any(key in times.get(chapter, {}) for chapter in chapters)]
     time_rows = []
     for chapter in chapters:
         cells = []
-        for profile in PROFILES:
-            run = times.get(chapter, {}).get(profile)
+        for key, _ in columns:
+            run = times.get(chapter, {}).get(key)
             cells.append("not measured" if run is None else
                          f"{format_duration(run['wall_seconds'])} ({run['device']}"
                          f"{'' if run.get('models_trained') is None else ', ' + str(run['models_trained']) + ' trained'})")
         time_rows.append(f"| {chapter} | " + " | ".join(cells) + " |")
     totals, verdicts = [], []
-    for profile in PROFILES:
-        runs = [times.get(chapter, {}).get(profile) for chapter in chapters]
+    for key, label in columns:
+        runs = [times.get(chapter, {}).get(key) for chapter in chapters]
         if any(run is None for run in runs):
             totals.append(f"{sum(run is not None for run in runs)} of {len(chapters)} measured")
             continue
         total, longest = sum(run["wall_seconds"] for run in runs), max(run["wall_seconds"] for run in runs)
         totals.append(f"**{format_duration(total)}**")
+        profile = key.split("/")[0]
         if profile in RUN_TIME_TARGETS:
             book_limit, chapter_limit = RUN_TIME_TARGETS[profile]
             met = total <= book_limit and (chapter_limit is None or longest <= chapter_limit)
-            verdicts.append(f"- {profile}: whole book {format_duration(total)} (target {format_duration(book_limit)})"
+            verdicts.append(f"- {label}: whole book {format_duration(total)} (target {format_duration(book_limit)})"
                             + ("" if chapter_limit is None else f", longest chapter {format_duration(longest)} "
                                f"(target {format_duration(chapter_limit)})") + f" — {'met' if met else 'NOT met'}.")
     text = (
@@ -152,16 +188,17 @@ def write_execution_report(layout: BookLayout) -> Path:
         "## Run time per profile\n\n"
         "The last measured run of each chapter in each profile (`book/run_times.json`; every `gancourse execute` "
         "updates it, and `gancourse time-chapters --profile smoke` times every chapter from an empty checkpoint "
-        "store). *Trained* counts the models the run had to train; a run that found its models in the store is "
-        "much faster than a cold one.\n\n"
-        "| chapter | " + " | ".join(PROFILES) + " |\n|---|" + "---|" * len(PROFILES) + "\n"
+        "store). A column named after a profile is a run with the published weights, as a reader runs it; "
+        "*with weights=\"train\"* is a run that trains every model with the profile's budget "
+        "(`gancourse time-chapters --weights train`). *Trained* counts the models the run had to train; a run "
+        "that found its models in the store is much faster than a cold one.\n\n"
+        "| chapter | " + " | ".join(label for _, label in columns) + " |\n|---|" + "---|" * len(columns) + "\n"
         + "\n".join(time_rows) + "\n| **whole book** | " + " | ".join(totals) + " |\n\n"
         "Targets on 2 CPU cores: the smoke profile runs every chapter in under 10 minutes; the cpu profile runs "
-        "the whole book in under 2 hours with no chapter over 12 minutes. The smoke column is a first run from an "
-        "empty store. The cpu column holds the published runs; for this edition they are one first run of the "
-        "book in chapter order (each chapter found in the store only what the chapters before it train), so "
-        "its total is what a first cpu run takes on this machine. A re-run that finds its models in the store "
-        "records a shorter time and fewer trained models (the README's chapter table keeps the first-run "
+        "the whole book in under 2 hours with no chapter over 12 minutes. Each column is the last run recorded for "
+        "it: `gancourse time-chapters` runs are first runs from an empty store (each chapter finds there only what "
+        "the chapters before it trained), while a `gancourse execute` run may find its models in the store and "
+        "record a shorter time and fewer trained models (the README's chapter table keeps the first-run "
         "figures).\n\n" + "\n".join(verdicts) + "\n"
     )
     target = layout.root / "book" / "execution_report.md"

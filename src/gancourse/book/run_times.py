@@ -1,4 +1,6 @@
-"""The run-time store, ``book/run_times.json``: chapter → profile → the last measured run."""
+"""The run-time store, ``book/run_times.json``: chapter → run key → the last measured run, where the run key
+is the profile (a run with the published weights, as readers run it) or ``"<profile>/train"`` (a run with
+``weights="train"``: every model trained with the profile's budget)."""
 
 from __future__ import annotations
 
@@ -9,16 +11,22 @@ from gancourse.book.layout import BookLayout
 from gancourse.files import atomic_write
 
 
+def run_key(profile: str, weights: str) -> str:
+    """The run key of a run with ``profile`` and ``weights``: ``"cpu"`` or ``"cpu/train"``."""
+    return profile if weights == "published" else f"{profile}/{weights}"
+
+
 def read_run_times(layout: BookLayout) -> dict[str, dict[str, dict[str, Any]]]:
-    """``book/run_times.json``: chapter → profile → the last measured run (wall seconds, device, date,
-    models trained). Every execution updates it, the published ones and ``time_chapters``' alike."""
+    """``book/run_times.json``: chapter → run key (:func:`run_key`) → the last measured run (wall seconds, device,
+    date, models trained). Every execution updates it, the published ones and ``time_chapters``' alike."""
     return json.loads(layout.run_times.read_text()) if layout.run_times.exists() else {}
 
 
 def record_run_time(layout: BookLayout, chapter: str, info: dict[str, Any]) -> None:
-    """Store the run described by ``info`` (an executed copy's ``metadata.gancourse``) for its profile."""
+    """Store the run described by ``info`` (an executed copy's ``metadata.gancourse``) for its profile and
+    weights."""
     times = read_run_times(layout)
-    times.setdefault(chapter, {})[info["profile"]] = {
+    times.setdefault(chapter, {})[run_key(info["profile"], info["weights"])] = {
         "wall_seconds": info["wall_seconds"], "device": info["device"], "executed_at": info["executed_at"],
         "models_trained": info.get("models_trained")}
     with atomic_write(layout.run_times, "w") as file:

@@ -38,9 +38,9 @@ class Zoo(AttackRecipes, DefenseRecipes):
     device, checkpoint store and weight source (:class:`gancourse.zoo.recipe.RecipeContext`)."""
 
     @classmethod
-    def for_chapter(cls, run: ChapterRun, bundle: DataBundle, store: CheckpointStore | None = None,
-                    weights: str = "published") -> Zoo:
-        """The zoo of a chapter's run (:func:`gancourse.runtime.start_chapter`) on ``bundle``; ``weights`` is the
-        chapter's parameter: ``"published"`` (the book's published weights where the store lacks a model) or
-        ``"train"`` (train every model the store lacks with the profile's budget)."""
-        return cls(run.profile, bundle, run.seed, run.device, store or CheckpointStore(), weights)
+    def for_chapter(cls, run: ChapterRun, bundle: DataBundle, store: CheckpointStore | None = None) -> Zoo:
+        """The zoo of a chapter's run (:func:`gancourse.runtime.start_chapter`) on ``bundle``, with the run's
+        ``weights``: ``"published"`` (the book's published weights where the store lacks a model) or ``"train"``
+        (train every model the store lacks with the profile's budget). It records every model it gives for
+        the page's header."""
+        return cls(run.profile, bundle, run.seed, run.device, store or CheckpointStore(), run.weights, announce=True)

@@ -12,7 +12,7 @@ from gancourse.checkpoints import CheckpointRecord, ProgressFile
 from gancourse.models.advgan import PerturbationDiscriminator, PerturbationGenerator
 from gancourse.train.loop import History
 from gancourse.zoo.classifiers import ClassifierRecipes
-from gancourse.zoo.recipe import Call
+from gancourse.zoo.recipe import Call, reference_first
 
 ADVGAN_WEIGHTS = AdvGANWeights(alpha=1.0, beta=1.0, c=1.5)  # c: an ℓ2 bound below PGD's at ε = 0.1 on 28×28
 DYNAMIC_ROUNDS = 4  # dynamic distillation: generator training alternates with re-distillation this often
@@ -35,6 +35,7 @@ class AttackRecipes(ClassifierRecipes):
             raise ValueError(f"target_class must be a class index 0 … {classes - 1} (or None: untargeted), "
                              f"got {target_class!r}")
 
+    @reference_first
     def advgan(self, name: str, *, target_class: int | None = None, defense: str = "none",
                weights: AdvGANWeights = ADVGAN_WEIGHTS) -> tuple[nn.ModuleDict, CheckpointRecord]:
         """A white-box AdvGAN generator (and its discriminator) trained for the profile's
@@ -86,6 +87,7 @@ class AttackRecipes(ClassifierRecipes):
                          settings={"batch_size": self.bundle.train_loader.batch_size,
                                    **({"queries": DYNAMIC_QUERIES} if distillation == "dynamic" else {})})
 
+    @reference_first
     def aigan(self, name: str, *, defense: str = "none", weights: AdvGANWeights = ADVGAN_WEIGHTS,
               gamma: float = 1.0) -> tuple[nn.ModuleDict, CheckpointRecord]:
         """AI-GAN's class-conditioned generator and two-branch discriminator, trained for twice the profile's

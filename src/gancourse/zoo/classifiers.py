@@ -15,7 +15,7 @@ from gancourse.defenses.detector import detector_network, train_detector
 from gancourse.evaluate import accuracy, predict
 from gancourse.models.classifiers import build_classifier
 from gancourse.train.classifier import train_classifier
-from gancourse.zoo.recipe import Call, RecipeContext
+from gancourse.zoo.recipe import Call, RecipeContext, reference_first
 
 ENSEMBLE_SOURCES = "ABCD"  # ensemble adversarial training of model X mixes in the others' FGSM examples
 DEFENSES = ("none", "fgsm", "ensemble", "pgd")  # what an AdvGAN/AI-GAN recipe can be trained against
@@ -28,6 +28,7 @@ class ClassifierRecipes(RecipeContext):
     def _test_accuracy(self, model: nn.Module) -> dict[str, float]:
         return {"test_accuracy": accuracy(model, self.bundle.test_images, self.bundle.test_labels)}
 
+    @reference_first
     def classifier(self, name: str) -> tuple[nn.Module, CheckpointRecord]:
         """Classifier ``name`` (A–E, Defense-GAN paper) trained with Adam(1e-3) for the profile's epochs."""
         trainer = Call(train_classifier, epochs=self.profile.classifier_epochs, lr=1e-3)

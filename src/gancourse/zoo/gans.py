@@ -17,7 +17,7 @@ from gancourse.train.cyclegan import CYCLE_WEIGHT, train_cyclegan
 from gancourse.train.gan import GANSetup, Snapshots, train_gan
 from gancourse.train.loop import History, endless
 from gancourse.train.stylegan import train_stylegan
-from gancourse.zoo.recipe import Call, RecipeContext
+from gancourse.zoo.recipe import Call, RecipeContext, reference_first
 
 SNAPSHOT_SAMPLES = 500  # enough samples for a Fréchet distance on 128-d features at every snapshot
 CYCLEGAN_BATCH = 16  # the paper trains with batch 1; 16 keeps a CPU step short and instance norm is per image
@@ -57,6 +57,7 @@ class GANRecipes(RecipeContext):
                          settings={"optimiser": optimiser.settings, "setup": setup.settings,
                                    "batch_size": loader.batch_size})
 
+    @reference_first
     def dcgan(self, conditional: bool = False) -> tuple[nn.ModuleDict, CheckpointRecord]:
         """Chapter 01's DCGAN (or, with ``conditional``, chapter 03's cGAN: the label enters G and D):
         latent 100, non-saturating loss, Adam(2e-4, β=(0.5, 0.999)), the profile's GAN iterations.
@@ -74,6 +75,7 @@ class GANRecipes(RecipeContext):
             Call(Snapshots.drawn, snapshot_steps(iterations, points=9), SNAPSHOT_SAMPLES, 100, shape, classes,
                  seed=self.seed))
 
+    @reference_first
     def wgan_gp(self) -> tuple[nn.ModuleDict, CheckpointRecord]:
         """Chapter 02's WGAN-GP with the Defense-GAN paper's networks and settings: latent 128, batch 50,
         5 critic steps per generator step, λ = 10, Adam(1e-4, β=(0.5, 0.9)), the profile's critic-GAN
@@ -110,6 +112,7 @@ class GANRecipes(RecipeContext):
                                                         progress=progress),
             settings={"domains": [domain_a, domain_b], "batch_size": CYCLEGAN_BATCH})
 
+    @reference_first
     def stylegan(self) -> tuple[nn.ModuleDict, CheckpointRecord]:
         """Chapter 05's small StyleGAN (:class:`gancourse.models.stylegan.StyleGenerator` with its defaults:
         32×32, latent 64, 4 mapping layers) and its discriminator, trained by

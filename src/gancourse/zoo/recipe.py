@@ -10,12 +10,20 @@ will be called with; its :attr:`Call.settings` are every argument the function r
 included* for the package's own functions. The network is built and the trainer is run through the very
 same :class:`Call`, so no setting can change without changing the checkpoint key: change a default of
 ``StyleGenerator`` or ``train_stylegan`` and the old checkpoint is no longer the one asked for.
+
+**Published weights come first.** The recipes marked :func:`reference_first` have reference models: trained
+once with the reference budget (:data:`gancourse.profiles.REFERENCE`, all of the dataset's training images)
+and published with the book (:mod:`gancourse.weights`). With ``weights="published"`` such a recipe is first
+run in the *reference context* (that budget and data, the same seed), which only looks the model up: in the
+store, then among the published weights. Only when neither has it does the recipe run with the chapter's
+profile, training what the store lacks. ``weights="train"`` skips the lookup.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import inspect
 import time
 from collections.abc import Callable, Mapping
@@ -25,13 +33,15 @@ import torch
 from torch import nn
 
 from gancourse.checkpoints import CheckpointRecord, CheckpointStore, ProgressFile
-from gancourse.data import DataBundle
-from gancourse.profiles import Profile
+from gancourse.data import DataBundle, make_loaders
+from gancourse.profiles import REFERENCE, Profile
+from gancourse.results import record, slug
+from gancourse.runtime import check_weights
 from gancourse.train.loop import History
 from gancourse.validation import check_seed
 from gancourse.weights import PublishedWeights
 
-WEIGHT_SOURCES = ("published", "train")  # the chapters' `weights` parameter
+REFERENCE_MODES = ("reference", "lookup")  # the reference context: train what is missing / only look up
 RUNTIME_ARGUMENTS = frozenset({"device", "progress", "save_every", "progress_bar"})  # never change the weights
 OWN_PACKAGE = "gancourse."
 
@@ -83,12 +93,36 @@ class Call:
 Network = Call | nn.Module  # a constructor call, or a trained model to start from (deep-copied)
 
 
+class NotPublished(LookupError):
+    """A reference model the lookup found neither in the checkpoint store nor among the published weights."""
+
+
+def reference_first(recipe: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a recipe whose model has reference weights: with ``weights="published"`` it is first looked up in
+    the reference context (:meth:`RecipeContext.reference_context`: store, then published weights) and run
+    with the chapter's profile only when the lookup finds nothing (:class:`NotPublished`)."""
+
+    @functools.wraps(recipe)
+    def looked_up_first(self: RecipeContext, *args: Any, **kwargs: Any) -> Any:
+        if self.weights == "published":
+            try:
+                return recipe(self.reference_context(), *args, **kwargs)
+            except NotPublished:
+                pass  # nothing published for it (or for a model it needs): the chapter's budget trains it
+        return recipe(self, *args, **kwargs)
+
+    return looked_up_first
+
+
 @dataclasses.dataclass(frozen=True)
 class RecipeContext:
     """The chapter's run, as the recipes need it: the profile's budgets, the data, the seed, the device, the
     checkpoint store, and where models the store lacks come from: ``weights="published"`` (the book's
     published weights, :mod:`gancourse.weights`, else training with the profile's budget) or ``"train"``
-    (always train). Every recipe is a method of :class:`gancourse.zoo.Zoo`, which is this context."""
+    (always train); ``"reference"`` and ``"lookup"`` are the reference context's own modes (train what is
+    missing with the reference budget, as ``gancourse train-reference`` does; only look up). With
+    ``announce`` (a chapter's zoo), every model is recorded for the page's header (:func:`model_summary`).
+    Every recipe is a method of :class:`gancourse.zoo.Zoo`, which is this context."""
 
     profile: Profile
     bundle: DataBundle
@@ -99,6 +133,9 @@ class RecipeContext:
     published: PublishedWeights = dataclasses.field(default_factory=PublishedWeights, repr=False, compare=False)
     shared: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
     """Results several recipes use, computed once per context (e.g. the Rec classifiers' projections)."""
+    announce: bool = False
+    reference: Profile = REFERENCE
+    """The reference budget the published weights were trained with (tests use a tiny one)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.bundle, DataBundle):
@@ -108,9 +145,21 @@ class RecipeContext:
             raise TypeError(f"profile must be a gancourse.profiles.Profile (e.g. run.profile), got "
                             f"{type(self.profile).__name__}")
         check_seed(self.seed)
-        if self.weights not in WEIGHT_SOURCES:
-            raise ValueError(f"weights must be 'published' (the book's published weights where there are some) or "
-                             f"'train' (train every model with the profile's budget), got {self.weights!r}")
+        if self.weights not in REFERENCE_MODES:
+            check_weights(self.weights)
+        elif self.profile != self.reference:
+            raise ValueError(f"weights={self.weights!r} is the reference context's mode; its profile must be the "
+                             f"reference budget (gancourse.profiles.REFERENCE), not {self.profile.name!r}")
+
+    def reference_context(self) -> RecipeContext:
+        """This context at the reference budget, for looking models up (``weights="lookup"``): profile
+        :attr:`reference` (:data:`gancourse.profiles.REFERENCE`: all of the dataset's images), the same seed,
+        device, store and published weights; made once."""
+        if "reference_context" not in self.shared:
+            bundle = make_loaders(self.bundle.info.name, self.reference, self.seed)
+            self.shared["reference_context"] = dataclasses.replace(self, profile=self.reference, bundle=bundle,
+                                                                   weights="lookup", shared={})
+        return self.shared["reference_context"]
 
     def data_config(self) -> dict[str, Any]:
         """The part of every config that names the data and the seed."""
@@ -120,9 +169,10 @@ class RecipeContext:
              train: Callable[[Any, ProgressFile], History], *, inputs: Mapping[str, CheckpointRecord] | None = None,
              settings: Mapping[str, Any] | None = None,
              evaluate: Callable[[Any], Mapping[str, Any]] | None = None) -> tuple[Any, CheckpointRecord]:
-        """Load model ``name`` from the store; else, with ``weights="published"``, load its published weights;
-        else build and train it (``train(model, progress)``, which must run ``trainer``). What was loaded from
-        the published weights or trained is stored. Returns the model (one network, or a ModuleDict of them)
+        """Load model ``name`` from the store; else, unless ``weights="train"``, load its published weights;
+        else (never with ``weights="lookup"``, which raises :class:`NotPublished`) build and train it
+        (``train(model, progress)``, which must run ``trainer``). What was loaded from the published weights or
+        trained is stored. Returns the model (one network, or a ModuleDict of them)
         on the context's device, in eval mode, and the :class:`CheckpointRecord` whose metadata holds
         ``history``, ``train_seconds`` and what ``evaluate(model)`` returned when it was trained (and, for
         published weights, ``published``: their file and provenance).
@@ -160,6 +210,24 @@ class RecipeContext:
         def fetch(model: nn.Module) -> dict[str, Any] | None:
             return self.published.load_into(name, config, model)
 
-        model, record = self.store.load_or_train(name, config, build, timed_train,
-                                                 fetch=fetch if self.weights == "published" else None)
-        return model.to(self.device), record
+        def not_published(model: nn.Module, progress: ProgressFile) -> dict[str, Any]:
+            raise NotPublished(f"{name} ({self.bundle.info.name}, seed {self.seed}) has no reference weights")
+
+        model, checkpoint = self.store.load_or_train(
+            name, config, build, not_published if self.weights == "lookup" else timed_train,
+            fetch=fetch if self.weights != "train" else None)
+        if self.announce:
+            record(f"model_{slug(checkpoint.path.stem)}", model_summary(checkpoint))
+        return model.to(self.device), checkpoint
+
+
+def model_summary(checkpoint: CheckpointRecord) -> dict[str, Any]:
+    """What a page's header says about one model: its name, where it came from (``published`` weights, with
+    their provenance; ``trained`` in this run; ``loaded`` from the store, where an earlier run trained it)
+    and its training steps and seconds."""
+    published = checkpoint.metadata.get("published")
+    return {"name": checkpoint.name, "file": checkpoint.path.name,
+            "source": "published" if published else checkpoint.source,
+            "train_seconds": checkpoint.metadata.get("train_seconds"),
+            "published": {key: published[key] for key in ("steps", "wall_seconds", "device", "date", "quality")}
+            if published else None}
