@@ -15,7 +15,7 @@ from gancourse.data import make_loaders
 from gancourse.profiles import PROFILES
 from gancourse.weights import PublishedWeights, read_manifest
 from gancourse.zoo import Zoo
-from gancourse.zoo.recipe import NotPublished, model_summary
+from gancourse.zoo.recipe import NotPublished, model_summary, origin, training_seconds, training_steps
 from gancourse.zoo.reference import (
     LEDGER_NAME,
     REFERENCE_MODELS,
@@ -170,3 +170,16 @@ def test_a_model_trained_outside_train_reference_reports_its_own_training_time(t
                                published=isolated(tmp_path))
     assert found.record.source == "loaded"
     assert abs(found.provenance.wall_seconds - record.metadata["train_seconds"]) < 0.1
+
+
+def test_training_steps_seconds_and_origin_follow_the_model_not_the_profile(tmp_path):
+    (done,) = published_reference(tmp_path)
+    zoo = chapter_zoo(tmp_path)
+    _, published = zoo.classifier("A")
+    _, trained = zoo.advgan("A")
+    assert training_steps(published) == TINY_REFERENCE.classifier_epochs
+    assert training_steps(trained) == CHAPTER.attack_gan_iterations
+    assert training_seconds(published) == done.provenance.wall_seconds
+    assert training_seconds(trained) == trained.metadata["train_seconds"]
+    assert (origin(published), origin(trained)) == ("published weights", "trained in this run")
+    assert origin(chapter_zoo(tmp_path).advgan("A")[1]) == "loaded from the store"

@@ -221,6 +221,31 @@ class RecipeContext:
         return model.to(self.device), checkpoint
 
 
+def training_steps(checkpoint: CheckpointRecord) -> int:
+    """The budget the model was trained with, from its config: the trainer's ``iterations`` (GANs, attack
+    GANs: generator steps) or ``epochs`` (classifiers) — the reference budget for published weights, the
+    profile's otherwise."""
+    training = checkpoint.config.get("training", {})
+    for key in ("iterations", "epochs"):
+        if isinstance(training.get(key), int):
+            return training[key]
+    raise KeyError(f"{checkpoint.name}: its trainer {training.get('function')!r} records neither iterations nor epochs")
+
+
+def training_seconds(checkpoint: CheckpointRecord) -> float:
+    """How long the model trained: the published weights' wall time (every sitting), else the run's."""
+    published = checkpoint.metadata.get("published")
+    return float(published["wall_seconds"] if published else checkpoint.metadata["train_seconds"])
+
+
+def origin(checkpoint: CheckpointRecord) -> str:
+    """Where the model came from, in words: ``"published weights"``, ``"trained in this run"`` or ``"loaded
+    from the store"`` (an earlier run trained it)."""
+    if "published" in checkpoint.metadata:
+        return "published weights"
+    return "trained in this run" if checkpoint.source == "trained" else "loaded from the store"
+
+
 def model_summary(checkpoint: CheckpointRecord) -> dict[str, Any]:
     """What a page's header says about one model: its name, where it came from (``published`` weights, with
     their provenance; ``trained`` in this run; ``loaded`` from the store, where an earlier run trained it)
