@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from gancourse.models.stylegan import (
     STYLE_GROUPS,
     AdaIN,
+    EqualConv2d,
+    EqualLinear,
+    MinibatchStdDev,
     StyleDiscriminator,
     StyleGenerator,
     mix_styles,
@@ -142,3 +146,51 @@ def test_slerp_and_path_length_known_answers():
     assert perceptual_path_length(linear, lambda x: x, start, end, t, spherical=False) == pytest.approx(expected, rel=1e-3)
     with pytest.raises(ValueError, match="1 − eps"):
         perceptual_path_length(linear, lambda x: x, start, end, torch.ones(5, 1), spherical=False)
+
+
+def test_equalised_linear_scales_weights_at_run_time_and_starts_at_he_initialisation():
+    torch.manual_seed(0)
+    layer = EqualLinear(400, 300, lr_multiplier=0.01)
+    with torch.no_grad():
+        layer.bias.normal_()
+    x = torch.randn(5, 400)
+    assert torch.allclose(layer(x), x @ (layer.weight * 0.01 / 20).T + 0.01 * layer.bias, atol=1e-5)
+    effective = layer.weight * layer.weight_gain
+    assert abs(effective.std().item() * 20 - 1) < 0.02          # N(0, 1/in_features)
+
+
+def test_a_learning_rate_multiplier_slows_the_effective_weights_by_that_factor():
+    torch.manual_seed(0)
+    x, target = torch.randn(8, 16), torch.randn(8, 4)
+    moved = {}
+    for multiplier in (1.0, 0.01):
+        layer = EqualLinear(16, 4, multiplier)
+        with torch.no_grad():
+            layer.weight.copy_(torch.randn(4, 16, generator=torch.Generator().manual_seed(1)) / multiplier)
+        before = (layer.weight * layer.weight_gain).detach().clone()
+        optimiser = torch.optim.Adam(layer.parameters(), lr=1e-3)
+        F.mse_loss(layer(x), target).backward()
+        optimiser.step()
+        moved[multiplier] = ((layer.weight * layer.weight_gain).detach() - before).abs().mean().item()
+    assert moved[0.01] / moved[1.0] == pytest.approx(0.01, rel=1e-3)
+
+
+def test_equalised_convolution_matches_a_plain_one_with_scaled_weights():
+    torch.manual_seed(0)
+    layer = EqualConv2d(3, 5, 3, stride=2, padding=1)
+    x = torch.randn(2, 3, 8, 8)
+    assert torch.allclose(layer(x), F.conv2d(x, layer.weight / 27 ** 0.5, layer.bias, 2, 1), atol=1e-5)
+
+
+def test_minibatch_stddev_is_the_groups_mean_standard_deviation():
+    torch.manual_seed(0)
+    x = torch.randn(6, 3, 2, 2)
+    out = MinibatchStdDev(4)(x)                        # 6 images: groups of 3, images (0, 2, 4) and (1, 3, 5)
+    assert out.shape == (6, 4, 2, 2) and torch.equal(out[:, :3], x)
+    for members in ((0, 2, 4), (1, 3, 5)):
+        expected = (x[list(members)].var(0, unbiased=False) + 1e-8).sqrt().mean()
+        assert torch.allclose(out[list(members), 3], expected.expand(3, 2, 2), atol=1e-6)
+    single = MinibatchStdDev(4)(x[:1])
+    assert torch.allclose(single[:, 3], torch.full((1, 2, 2), 1e-4))
+    collapsed = MinibatchStdDev(4)(x[:1].expand(4, -1, -1, -1))   # identical images: no variety at all
+    assert collapsed[:, 3].max() < 1e-3 < MinibatchStdDev(4)(x[:4])[:, 3].min()

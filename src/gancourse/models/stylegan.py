@@ -16,9 +16,19 @@ baseline (DCGAN-like) generator:
 
 Resolutions 4 → 8 → 16 → 32, two style layers each (8 in all). Progressive growing is not used (the
 paper's successor dropped it too); the truncation trick uses the running mean w̄ of the mapping outputs.
+
+Every layer of G and D uses the paper's **equalised learning rate** (:class:`EqualLinear`,
+:class:`EqualConv2d`): weights are stored as N(0, 1/m²) and multiplied at run time by c = m/√fan_in, so that
+Adam's step changes every layer's effective weights at the same relative speed; the mapping network's
+multiplier m = 0.01 (:data:`MAPPING_LR_MULTIPLIER`) makes it learn 100× slower, which is what the paper's
+learning rate 0.001 assumes. The discriminator ends with a **minibatch standard deviation** layer
+(:class:`MinibatchStdDev`, Karras et al. 2018), which lets it see a batch's lack of variety and so
+penalises mode collapse.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +39,59 @@ from gancourse.validation import check_count, check_dtype, check_image_shape, ch
 RESOLUTIONS = (4, 8, 16, 32)
 LAYERS_PER_RESOLUTION = 2
 STYLE_GROUPS = {"coarse": range(0, 4), "middle": range(4, 6), "fine": range(6, 8)}  # layers by resolution
+MAPPING_LR_MULTIPLIER = 0.01  # the paper: the mapping network's learning rate is 100× lower
+MINIBATCH_GROUP = 4  # images per group of the minibatch standard deviation
+
+
+class EqualLinear(nn.Module):
+    """y = x (c·W)ᵀ + m·b with c = m / √in_features: the equalised learning rate. ``weight`` is drawn from
+    N(0, 1/m²), so the effective weight c·W starts as N(0, 1/in_features) (He's initialisation), and a step of
+    the optimiser on W moves c·W m times as far as on a plain layer."""
+
+    def __init__(self, in_features: int, out_features: int, lr_multiplier: float = 1.0) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
+        self.bias = nn.Parameter(torch.zeros(out_features))
+        self.weight_gain = lr_multiplier / math.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.weight_gain, self.bias * self.bias_gain)
+
+
+class EqualConv2d(nn.Module):
+    """A convolution with the equalised learning rate: weights N(0, 1) scaled at run time by
+    1/√(in_channels · k²)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int = 0) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.stride, self.padding = stride, padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.weight_gain, self.bias, self.stride, self.padding)
+
+
+class MinibatchStdDev(nn.Module):
+    """Append one feature map: the standard deviation of each feature over a group of ``group_size`` images,
+    averaged over features and pixels, σ = mean_{c,h,w} √(Var_group(x) + 1e-8), the same for every image of
+    the group (groups: images n, n + N/G, n + 2N/G, …; G the largest divisor of N up to ``group_size``)."""
+
+    def __init__(self, group_size: int = MINIBATCH_GROUP) -> None:
+        super().__init__()
+        check_count("group_size", group_size)
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        count, channels, height, width = x.shape
+        group = max(size for size in range(1, min(self.group_size, count) + 1) if count % size == 0)
+        grouped = x.reshape(group, count // group, channels, height, width)
+        deviation = (grouped.var(0, unbiased=False) + 1e-8).sqrt().mean((1, 2, 3))   # one value per group
+        plane = deviation.reshape(1, -1, 1, 1, 1).expand(group, -1, 1, height, width).reshape(count, 1, height, width)
+        return torch.cat([x, plane], dim=1)
 
 
 class PixelNorm(nn.Module):
@@ -39,14 +102,15 @@ class PixelNorm(nn.Module):
 
 
 class MappingNetwork(nn.Module):
-    """f: z → w, ``layers`` fully connected layers with LeakyReLU 0.2 after PixelNorm."""
+    """f: z → w, ``layers`` fully connected layers (equalised, learning-rate multiplier ``lr_multiplier``) with
+    LeakyReLU 0.2 after PixelNorm."""
 
-    def __init__(self, latent_dim: int = 64, layers: int = 4) -> None:
+    def __init__(self, latent_dim: int = 64, layers: int = 4, lr_multiplier: float = MAPPING_LR_MULTIPLIER) -> None:
         super().__init__()
         check_count("layers", layers)
         blocks: list[nn.Module] = [PixelNorm()]
         for _ in range(layers):
-            blocks += [nn.Linear(latent_dim, latent_dim), nn.LeakyReLU(0.2)]
+            blocks += [EqualLinear(latent_dim, latent_dim, lr_multiplier), nn.LeakyReLU(0.2)]
         self.net = nn.Sequential(*blocks)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -54,12 +118,12 @@ class MappingNetwork(nn.Module):
 
 
 class AdaIN(nn.Module):
-    """AdaIN(x, w) = y_s · (x − μ(x)) / σ(x) + y_b with (y_s, y_b) = A(w); A starts at y_s = 1, y_b = 0."""
+    """AdaIN(x, w) = y_s · (x − μ(x)) / σ(x) + y_b with (y_s, y_b) = A(w), A an equalised affine map whose
+    bias starts at y_s = 1, y_b = 0."""
 
     def __init__(self, channels: int, w_dim: int) -> None:
         super().__init__()
-        self.affine = nn.Linear(w_dim, 2 * channels)
-        nn.init.zeros_(self.affine.weight)
+        self.affine = EqualLinear(w_dim, 2 * channels)
         with torch.no_grad():
             self.affine.bias.copy_(torch.cat([torch.ones(channels), torch.zeros(channels)]))
 
@@ -87,7 +151,7 @@ class StyleLayer(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.conv = EqualConv2d(in_channels, out_channels, 3, padding=1)
         self.noise = NoiseInjection(out_channels)
         self.adain = AdaIN(out_channels, w_dim)
 
@@ -103,10 +167,12 @@ class StyleGenerator(nn.Module):
         latent_dim: size of z and of w.
         mapping_layers: depth of the mapping network (the paper: 8).
         widths: feature maps at 4, 8, 16 and 32 pixels.
+        mapping_lr_multiplier: the mapping network's learning-rate multiplier (equalised learning rate).
     """
 
     def __init__(self, channels: int = 1, latent_dim: int = 64, mapping_layers: int = 4,
-                 widths: tuple[int, int, int, int] = (128, 128, 64, 32)) -> None:
+                 widths: tuple[int, int, int, int] = (128, 128, 64, 32),
+                 mapping_lr_multiplier: float = MAPPING_LR_MULTIPLIER) -> None:
         super().__init__()
         check_count("channels", channels)
         check_count("latent_dim", latent_dim)
@@ -114,14 +180,14 @@ class StyleGenerator(nn.Module):
         if len(widths) != len(RESOLUTIONS):
             raise ValueError(f"widths needs one entry per resolution {RESOLUTIONS}, got {widths}")
         self.latent_dim = latent_dim
-        self.mapping = MappingNetwork(latent_dim, mapping_layers)
+        self.mapping = MappingNetwork(latent_dim, mapping_layers, mapping_lr_multiplier)
         self.constant = nn.Parameter(torch.randn(1, widths[0], 4, 4))
         layers, previous = [], widths[0]
         for width in widths:
             layers += [StyleLayer(previous, width, latent_dim), StyleLayer(width, width, latent_dim)]
             previous = width
         self.layers = nn.ModuleList(layers)
-        self.to_image = nn.Conv2d(widths[-1], channels, 1)
+        self.to_image = EqualConv2d(widths[-1], channels, 1)
         self.register_buffer("w_average", torch.zeros(latent_dim))
 
     @property
@@ -180,18 +246,20 @@ def mix_styles(w_first: torch.Tensor, w_second: torch.Tensor, layers: range | li
 
 
 class StyleDiscriminator(nn.Module):
-    """A plain convolutional discriminator for 32×32 images: 32 → 64 → 128 filters (stride 2, LeakyReLU 0.2),
-    linear → one logit."""
+    """A convolutional discriminator for 32×32 images with the equalised learning rate: 32 → 64 → 128
+    filters (4×4, stride 2, LeakyReLU 0.2), the minibatch standard deviation (:class:`MinibatchStdDev`), a
+    3×3 convolution of 128 filters, linear → one logit."""
 
-    def __init__(self, channels: int = 1) -> None:
+    def __init__(self, channels: int = 1, group_size: int = MINIBATCH_GROUP) -> None:
         super().__init__()
         check_count("channels", channels)
         self.channels = channels
         self.net = nn.Sequential(
-            nn.Conv2d(channels, 32, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(32, 64, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(64, 128, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(128 * 4 * 4, 1),
+            EqualConv2d(channels, 32, 4, 2, 1), nn.LeakyReLU(0.2),
+            EqualConv2d(32, 64, 4, 2, 1), nn.LeakyReLU(0.2),
+            EqualConv2d(64, 128, 4, 2, 1), nn.LeakyReLU(0.2),
+            MinibatchStdDev(group_size), EqualConv2d(129, 128, 3, padding=1), nn.LeakyReLU(0.2),
+            nn.Flatten(), EqualLinear(128 * 4 * 4, 1),
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

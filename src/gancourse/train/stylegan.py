@@ -6,7 +6,9 @@ penalty on real images, style-mixing regularisation, and the paper's optimiser s
 
 Style mixing: with probability ``mixing_probability`` (the paper: 0.9) a batch is generated from two
 latents, w₁ driving the layers before a random crossover layer and w₂ the rest, so that the network cannot
-assume adjacent layers share a style. Adam with β = (0, 0.99); the mapping network learns 100× slower.
+assume adjacent layers share a style. Adam with β = (0, 0.99) and one learning rate for every parameter: the
+equalised layers' multipliers make the mapping network learn 100× slower
+(:data:`gancourse.models.stylegan.MAPPING_LR_MULTIPLIER`).
 """
 
 from __future__ import annotations
@@ -63,10 +65,7 @@ def train_stylegan(generator: StyleGenerator, discriminator: nn.Module, loader: 
         raise ValueError(f"mixing_probability must be in [0, 1], got {mixing_probability}")
     generator.to(device)
     discriminator.to(device)
-    mapping = list(generator.mapping.parameters())
-    synthesis = [p for name, p in generator.named_parameters() if not name.startswith("mapping.")]
-    optimiser_g = torch.optim.Adam([{"params": synthesis}, {"params": mapping, "lr": lr / 100}], lr=lr,
-                                   betas=(0.0, 0.99))
+    optimiser_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.0, 0.99))
     optimiser_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.0, 0.99))
     run = TrainingRun({"generator": generator, "discriminator": discriminator, "optimiser_generator": optimiser_g,
                        "optimiser_discriminator": optimiser_d}, iterations, progress=progress,
