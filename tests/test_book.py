@@ -51,17 +51,17 @@ def test_every_chapter_has_an_executed_copy_in_the_toc(layout):
 
 
 @pytest.mark.book
-def test_sources_have_no_outputs_and_the_three_parameters(layout):
+def test_sources_have_no_outputs_and_the_four_parameters(layout):
     for source in layout.chapter_sources():
         notebook = nbformat.read(source, as_version=4)
         code = [cell for cell in notebook.cells if cell.cell_type == "code"]
         assert all(not cell.outputs and cell.execution_count is None for cell in code), source.name
         parameters = [cell for cell in code if "parameters" in cell.metadata.get("tags", [])]
         assert len(parameters) == 1, f"{source.name} needs exactly one cell tagged 'parameters'"
-        for name in ("profile", "dataset", "seed"):
+        for name in ("profile", "dataset", "seed", "weights"):
             assert re.search(rf"^{name} = ", parameters[0].source, re.MULTILINE), f"{source.name}: {name}"
-        assert 'profile = "auto"' in parameters[0].source
-        assert any("start_chapter(profile, dataset, seed)" in cell.source for cell in code), source.name
+        assert 'profile = "auto"' in parameters[0].source and 'weights = "published"' in parameters[0].source
+        assert any("start_chapter(profile, dataset, seed, weights)" in cell.source for cell in code), source.name
 
 
 @pytest.mark.book
@@ -362,6 +362,14 @@ def test_run_times_per_profile_reach_the_page_header_and_the_report(tiny_layout,
     assert "| 01_tiny | " in report and "| **whole book** |" in report
     assert "- cpu: whole book 13 min 20 s (target 120 min 0 s), longest chapter 13 min 20 s (target 12 min 0 s) — NOT met." in report
     assert "- smoke: whole book" in report and "— met." in report
+
+    trained = time_chapters(tiny_layout, [source], "smoke", scratch, weights="train")   # the other cold time
+    runs = read_run_times(tiny_layout)["01_tiny"]
+    assert runs["smoke/train"]["wall_seconds"] == round(trained["01_tiny"], 1) and "smoke" in runs
+    report = write_execution_report(tiny_layout).read_text()
+    assert '| chapter | smoke | smoke with weights="train" | cpu |' in report
+    assert refresh_run_info(tiny_layout) == 1
+    assert 'smoke with weights="train" ' in nbformat.read(executed, as_version=4).cells[1].source
 
 
 @pytest.mark.book
