@@ -12,6 +12,7 @@ from gancourse.book.report import models_text
 from gancourse.book.run_times import run_key
 from gancourse.checkpoints import CheckpointStore
 from gancourse.data import make_loaders
+from gancourse.evaluate import class_shares
 from gancourse.profiles import PROFILES
 from gancourse.weights import PublishedWeights, read_manifest
 from gancourse.zoo import Zoo
@@ -183,3 +184,21 @@ def test_training_steps_seconds_and_origin_follow_the_model_not_the_profile(tmp_
     assert training_seconds(trained) == trained.metadata["train_seconds"]
     assert (origin(published), origin(trained)) == ("published weights", "trained in this run")
     assert origin(chapter_zoo(tmp_path).advgan("A")[1]) == "loaded from the store"
+
+
+def test_class_shares_sum_to_one_and_show_collapse():
+    class Constant(torch.nn.Module):
+        def __init__(self, logits):
+            super().__init__()
+            self.logits = torch.nn.Parameter(logits)
+
+        def forward(self, images):
+            return self.logits[(2 * images.flatten(1)[:, 0]).long()]
+
+    images = torch.tensor([0.0, 0.5, 0.5, 1.0]).reshape(4, 1, 1, 1).expand(4, 1, 2, 2)
+    spread = class_shares(Constant(torch.eye(3) * 5), images, 3)
+    assert spread.tolist() == [0.25, 0.5, 0.25]
+    collapsed = class_shares(Constant(torch.tensor([[0.0, 9.0, 0.0]] * 3)), images, 3)
+    assert collapsed.tolist() == [0.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="more than num_classes=2"):
+        class_shares(Constant(torch.eye(3) * 5), images, 2)

@@ -84,6 +84,16 @@ def penultimate_features(classifier: nn.Sequential) -> nn.Sequential:
     return nn.Sequential(*list(classifier)[:-1])
 
 
+def class_shares(classifier: nn.Module, images: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """The fraction of ``images`` the classifier assigns to each of ``num_classes`` classes (sums to 1): a
+    generator that covers the data gives each class about its share; a collapsed one leaves classes empty."""
+    check_count("num_classes", num_classes)
+    counts = torch.bincount(predict(classifier, images).cpu(), minlength=num_classes)
+    if len(counts) > num_classes:
+        raise ValueError(f"the classifier predicts {len(counts)} classes, more than num_classes={num_classes}")
+    return counts.double() / counts.sum()
+
+
 def wasserstein_1d(a: torch.Tensor, b: torch.Tensor) -> float:
     """The Wasserstein-1 distance between two equal-size 1-D samples, exactly:
     W1 = (1/n) Σ_i |a_(i) − b_(i)|, with a_(i), b_(i) the sorted samples (optimal transport in 1-D matches

@@ -31,7 +31,7 @@ from gancourse.attacks.advgan import AdvGAN
 from gancourse.attacks.aigan import AIGAN, random_other_classes
 from gancourse.checkpoints import CheckpointRecord, CheckpointStore
 from gancourse.data import make_loaders
-from gancourse.evaluate import attack_success_rate, embed, frechet_distance, penultimate_features
+from gancourse.evaluate import attack_success_rate, class_shares, embed, frechet_distance, penultimate_features
 from gancourse.files import atomic_write
 from gancourse.networks import frozen_eval
 from gancourse.paths import repository_root
@@ -108,6 +108,13 @@ def _gan_fd(conditional: bool = False) -> Quality:
     return quality
 
 
+def _stylegan_quality(zoo: Zoo, pair: nn.Module, record: CheckpointRecord) -> dict[str, float]:
+    images = sample_images(pair["generator"], FD_SAMPLES)
+    classifier, _ = zoo.classifier("A")
+    shares = class_shares(classifier, images, len(zoo.bundle.info.classes))
+    return {"frechet_distance": _fd(zoo, images), "smallest_class_share": float(shares.min())}
+
+
 def _attack_success(conditional: bool) -> Quality:
     def quality(zoo: Zoo, pair: nn.Module, record: CheckpointRecord) -> dict[str, float]:
         classifier, _ = zoo.classifier("A")
@@ -148,6 +155,10 @@ REFERENCE_MODELS: tuple[ReferenceModel, ...] = (
                    f"{REFERENCE.gan_iterations:,} generator steps, batch {REFERENCE.batch_size}, Adam 2e-4 "
                    "β = (0.5, 0.999)", REFERENCE.gan_iterations, _gan_fd(conditional=True),
                    "Fréchet distance ≤ 60"),
+    ReferenceModel("stylegan", "fashion-mnist", lambda zoo: zoo.stylegan(),
+                   f"{REFERENCE.stylegan_iterations:,} steps of batch 32, lr 0.001 (equalised), R1 γ = 1, style "
+                   "mixing 0.9", REFERENCE.stylegan_iterations, _stylegan_quality,
+                   "Fréchet distance ≤ 60 and every class ≥ 4% of 10,000 samples (classifier A's labels)"),
     ReferenceModel("advgan-A", "fashion-mnist", lambda zoo: zoo.advgan("A"),
                    f"{REFERENCE.attack_gan_iterations:,} generator steps, batch {REFERENCE.batch_size}",
                    REFERENCE.attack_gan_iterations, _attack_success(conditional=False),
