@@ -16,6 +16,7 @@ from gancourse.evaluate import class_shares
 from gancourse.profiles import PROFILES
 from gancourse.weights import PublishedWeights, read_manifest
 from gancourse.zoo import Zoo
+from gancourse.zoo import reference as reference_module
 from gancourse.zoo.recipe import NotPublished, model_summary, origin, training_seconds, training_steps
 from gancourse.zoo.reference import (
     LEDGER_NAME,
@@ -25,6 +26,7 @@ from gancourse.zoo.reference import (
     reference_model,
     reference_zoo,
     sample_images,
+    stylegan_r1_sweep,
     train_reference,
 )
 
@@ -202,3 +204,15 @@ def test_class_shares_sum_to_one_and_show_collapse():
     assert collapsed.tolist() == [0.0, 1.0, 0.0]
     with pytest.raises(ValueError, match="more than num_classes=2"):
         class_shares(Constant(torch.eye(3) * 5), images, 2)
+
+
+def test_the_r1_sweep_trains_one_stylegan_per_gamma_and_measures_each(tmp_path, monkeypatch):
+    monkeypatch.setattr(reference_module, "FD_SAMPLES", 300)   # the quality figures' sample count, cut for speed
+    store = CheckpointStore(tmp_path / "store")
+    results = stylegan_r1_sweep([0.5, 2.0], 2, store, dataset="mnist5k", reference=TINY_REFERENCE,
+                                published=isolated(tmp_path))
+    assert set(results) == {0.5, 2.0}
+    for quality in results.values():
+        assert quality["frechet_distance"] > 0 and 0 <= quality["smallest_class_share"] <= 0.1
+    assert sorted(path.name.rsplit("-", 1)[0] for path in store.root.glob("stylegan*.pt")) \
+        == ["stylegan-r1-0.5", "stylegan-r1-2"]

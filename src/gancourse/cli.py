@@ -10,6 +10,7 @@ Commands:
     time-chapters     execute chapters cold in a scratch folder and record their run times (book/run_times.json)
     edition           write the student edition (solutions removed, self-checks kept) or the instructor edition
     train-reference   train the reference models the book publishes (resumable; --publish publishes each one)
+    stylegan-r1-sweep train the StyleGAN with several R1 weights γ and print each one's quality
     weights           the book's published weights: verify the folder against its manifest, list it, publish
 
 An error ends a command with a one-line message and exit status 1; ``gancourse --debug <command>`` shows the
@@ -178,6 +179,15 @@ def _train_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stylegan_r1_sweep(args: argparse.Namespace) -> int:
+    from gancourse.checkpoints import CheckpointStore
+    from gancourse.runtime import best_device
+    from gancourse.zoo.reference import stylegan_r1_sweep
+
+    stylegan_r1_sweep(args.gammas, args.steps, CheckpointStore(), args.device or best_device())
+    return 0
+
+
 def _weights(args: argparse.Namespace) -> int:
     from gancourse.weights import manifest_table, read_manifest, verify_folder, weights_folder
 
@@ -275,6 +285,12 @@ def main(argv: list[str] | None = None) -> int:
                            help="publish each model into weights/ as soon as it is finished")
     reference.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     reference.set_defaults(run=_train_reference)
+
+    sweep = commands.add_parser("stylegan-r1-sweep", help="train the StyleGAN with several R1 weights and compare")
+    sweep.add_argument("gammas", nargs="+", type=float, help="R1 weights γ to compare, e.g. 0.1 1 10")
+    sweep.add_argument("--steps", type=int, default=3_000, help="training steps of each (default 3,000)")
+    sweep.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    sweep.set_defaults(run=_stylegan_r1_sweep)
 
     weights = commands.add_parser("weights", help="the book's published weights (weights/ and its manifest)")
     weights.add_argument("action", choices=("verify", "list", "publish"),

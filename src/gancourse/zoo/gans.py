@@ -23,6 +23,7 @@ SNAPSHOT_SAMPLES = 500  # enough samples for a Fréchet distance on 128-d featur
 CYCLEGAN_BATCH = 16  # the paper trains with batch 1; 16 keeps a CPU step short and instance norm is per image
 STYLEGAN_BATCH = 32  # half the profile's usual batch: a StyleGAN step (with R1's double backward) costs ~4 DCGAN steps
 WGAN_GP_BATCH = 50  # the Defense-GAN paper's batch
+STYLEGAN_R1_GAMMA = 1.0  # R1 weight γ of the book's StyleGAN (`gancourse stylegan-r1-sweep` compares others)
 
 
 def snapshot_steps(iterations: int, points: int = 6) -> list[int]:
@@ -113,19 +114,20 @@ class GANRecipes(RecipeContext):
             settings={"domains": [domain_a, domain_b], "batch_size": CYCLEGAN_BATCH})
 
     @reference_first
-    def stylegan(self) -> tuple[nn.ModuleDict, CheckpointRecord]:
+    def stylegan(self, r1_gamma: float = STYLEGAN_R1_GAMMA) -> tuple[nn.ModuleDict, CheckpointRecord]:
         """Chapter 05's small StyleGAN (:class:`gancourse.models.stylegan.StyleGenerator` with its defaults:
         32×32, latent 64, 4 mapping layers) and its discriminator, trained by
-        :func:`gancourse.train.stylegan.train_stylegan` (style mixing, R1, Adam β = (0, 0.99)) for the
-        profile's ``stylegan_iterations`` at batch :data:`STYLEGAN_BATCH`; the images are padded from 28×28."""
+        :func:`gancourse.train.stylegan.train_stylegan` (style mixing, R1 with weight ``r1_gamma``, Adam
+        β = (0, 0.99)) for the profile's ``stylegan_iterations`` at batch :data:`STYLEGAN_BATCH`; the images
+        are padded from 28×28."""
         if self.bundle.info.image_shape[0] != 1:
             raise ValueError(f"the small StyleGAN is built for grey images; {self.bundle.info.name} has "
                              f"{self.bundle.info.image_shape[0]} channels")
         loader = DataLoader(TensorDataset(self.bundle.train_images, self.bundle.train_labels),
                             batch_size=STYLEGAN_BATCH, shuffle=True, generator=torch.Generator().manual_seed(self.seed))
-        trainer = Call(train_stylegan, iterations=self.profile.stylegan_iterations, seed=self.seed)
+        trainer = Call(train_stylegan, iterations=self.profile.stylegan_iterations, r1_gamma=r1_gamma, seed=self.seed)
         return self.make(
-            "stylegan", {"generator": Call(StyleGenerator, 1), "discriminator": Call(StyleDiscriminator, 1)}, trainer,
+            "stylegan" if r1_gamma == STYLEGAN_R1_GAMMA else f"stylegan-r1-{r1_gamma:g}", {"generator": Call(StyleGenerator, 1), "discriminator": Call(StyleDiscriminator, 1)}, trainer,
             lambda pair, progress: trainer(pair["generator"], pair["discriminator"], loader, device=self.device,
                                            progress=progress),
             settings={"batch_size": STYLEGAN_BATCH})
