@@ -20,6 +20,18 @@ from gancourse.train.classifier import train_classifier
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_published_weights(tmp_path_factory):
+    """Every test sees an empty weights folder (never the repository's published models, which would replace
+    the tiny models the tests train); tests of the published weights pass their own folders."""
+    folder = tmp_path_factory.mktemp("weights")
+    (folder / "manifest.json").write_text('{"format_version": 1, "files": []}\n')
+    patch = pytest.MonkeyPatch()
+    patch.setenv("GANCOURSE_WEIGHTS_DIR", str(folder))
+    yield folder
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def layout() -> BookLayout:
     return BookLayout(REPOSITORY)

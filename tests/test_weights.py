@@ -411,3 +411,11 @@ def test_the_weights_switch_is_validated_and_passed_by_for_chapter(tmp_path):
         run = ChapterRun(PROFILES["smoke"], "mnist5k", 0, torch.device("cpu"), weights)
         zoo = Zoo.for_chapter(run, tiny_bundle(), store)
         assert zoo.weights == weights and zoo.announce
+
+
+def test_the_weights_folder_can_be_chosen_by_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_WEIGHTS_DIR", str(tmp_path / "elsewhere"))
+    assert PublishedWeights().folder == tmp_path / "elsewhere"
+    assert PublishedWeights(folder=tmp_path).folder == tmp_path          # an explicit folder wins
+    monkeypatch.delenv("GANCOURSE_WEIGHTS_DIR")
+    assert PublishedWeights().folder == published_weights.weights_folder()

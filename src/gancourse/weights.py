@@ -47,6 +47,7 @@ MANIFEST_FORMAT = 1
 FILE_FORMAT = 1
 FOLDER_BUDGET_BYTES = 60_000_000  # the whole weights/ folder: the one exception to "no binaries in git"
 WEIGHTS_URL_ENV = "GANCOURSE_WEIGHTS_URL"  # a folder URL to download published weights from, overriding the rest
+WEIGHTS_DIR_ENV = "GANCOURSE_WEIGHTS_DIR"  # a local weights folder to use instead of the checkout's weights/
 DTYPES = {"float16": torch.float16, "float32": torch.float32}
 DOWNLOAD_TIMEOUT_S = 60
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -262,8 +263,8 @@ class PublishedWeights:
     """The book's published weights, from the local ``weights/`` folder or downloaded into a cache.
 
     Args:
-        folder: the weights folder (default: ``weights/`` of the checkout the package runs from); used when it
-            holds a manifest.
+        folder: the weights folder (default: the environment variable ``GANCOURSE_WEIGHTS_DIR``, else
+            ``weights/`` of the checkout the package runs from); used when it holds a manifest.
         base_url: the folder URL to download the manifest and files from when the folder, or a file it lists,
             is missing (default :func:`default_weights_url`); ``file://`` URLs work too.
         cache: where downloaded files go (default ``gancourse.paths.data_dir() / "weights"``).
@@ -274,6 +275,8 @@ class PublishedWeights:
     def __init__(self, folder: str | Path | None = None, base_url: str | None = None,
                  cache: str | Path | None = None) -> None:
         root = repository_root()
+        if folder is None and os.environ.get(WEIGHTS_DIR_ENV):
+            folder = os.environ[WEIGHTS_DIR_ENV]
         self.folder = Path(folder) if folder is not None else root / "weights" if root is not None else None
         self._base_url = base_url
         self._cache = Path(cache) if cache is not None else None
