@@ -99,8 +99,9 @@ def test_chapter_02_shows_the_effects_its_prose_claims(layout):
     assert r["ch02_ring_gan_modes"] < 8 and r["ch02_ring_wgan_modes"] < r["ch02_ring_gan_modes"]  # the order
     assert r["ch02_ring_wgan_gp_quality"] > r["ch02_ring_gan_quality"] > r["ch02_ring_wgan_quality"]
     assert r["ch02_ring_wgan_quality"] < 0.1                                                  # "only" … loosely
-    assert r["ch02_fd_wgan"] > r["ch02_fd_dcgan"]                                             # the worse generator
-    assert r["ch02_fd_dcgan_nearest"] < r["ch02_fd_wgan"]                                     # per step, still worse
+    assert abs(r["ch02_fd_wgan"] - r["ch02_fd_dcgan"]) < 0.15 * r["ch02_fd_dcgan"]            # "end close together"
+    assert min(r["ch02_fd_wgan"], r["ch02_fd_dcgan"]) > 5 * r["ch02_fd_floor"]                # "far above the floor"
+    assert r["ch02_wgan_seconds"] > 5 * r["ch02_dcgan_seconds"]                              # "per second … far ahead"
     assert r["ch02_estimate_final"] < r["ch02_estimate_peak"]                                 # climbs, then falls
     assert r["ch02_corr_after_peak"] > r["ch02_corr_all"]                                     # dragged down by warm-up
 

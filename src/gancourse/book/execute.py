@@ -125,8 +125,9 @@ def execute_chapter(
     _run_papermill(source, scratch, parameters, kernel_name, {})
     wall_seconds = time.perf_counter() - started
     notebook = nbformat.read(scratch, as_version=4)
+    published = {model["file"] for model in _recorded_models(notebook) if model["source"] == "published"}
     finished = _with_run_info(layout, notebook, source, parameters, wall_seconds,
-                              models_trained=len(_stored_checkpoints() - stored_before))
+                              models_trained=len(_stored_checkpoints() - stored_before - published))
     target = layout.executed_copy(source)
     write_notebook_atomically(finished, target)
     scratch.unlink()
@@ -197,6 +198,11 @@ def _stored_checkpoints() -> set[str]:
     return {path.name for path in folder.glob("*.pt") if not path.name.endswith(".progress.pt")} if folder.is_dir() else set()
 
 
+def _recorded_models(notebook: Any) -> list[dict[str, Any]]:
+    """The models a chapter's zoo recorded (:func:`gancourse.zoo.recipe.model_summary`), by file name."""
+    return [value for name, value in sorted(read_recorded(notebook).items()) if name.startswith("model_")]
+
+
 def _with_run_info(layout: BookLayout, notebook: Any, source: Path, parameters: dict[str, Any], wall_seconds: float,
                    models_trained: int) -> Any:
     """Drop papermill's injected-parameters cell, fill metadata, record the run in ``book/run_times.json``
@@ -216,7 +222,7 @@ def _with_run_info(layout: BookLayout, notebook: Any, source: Path, parameters: 
         "dataset": recorded["run_dataset"],
         "seed": recorded["run_seed"],
         "weights": recorded["run_weights"],
-        "models": [value for name, value in sorted(recorded.items()) if name.startswith("model_")],
+        "models": _recorded_models(notebook),
         "versions": recorded["run_versions"],
         "wall_seconds": round(wall_seconds, 1),
         "executed_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -63,7 +63,7 @@ def run_time_summary(times: dict[str, dict[str, Any]]) -> str:
             continue
         trained = run.get("models_trained")
         models = ("models trained: not recorded" if trained is None else
-                  "every model loaded" if trained == 0 else f"{trained} models trained")
+                  "every model loaded" if trained == 0 else f"{trained} model{'s' * (trained != 1)} trained")
         parts.append(f"{label} {format_duration(run['wall_seconds'])} ({run['device']}, {models})")
     return " · ".join(parts)
 
