@@ -79,8 +79,9 @@ def models_text(info: dict[str, Any]) -> str:
     for model in models:
         made = model["published"]
         if made is not None:
+            quality = ", ".join(f"{name.replace('_', ' ')} {value:.4g}" for name, value in made["quality"].items())
             where = (f"published weights (trained {made['steps']:,} steps, {made['wall_seconds'] / 3600:.1f} h on "
-                     f"{made['device']}, {made['date'][:10]})")
+                     f"{made['device']}, {made['date'][:10]}; {quality})")
         elif model["source"] == "trained":
             where = f"trained in this run ({format_duration(model['train_seconds'] or 0.0)})"
         else:
