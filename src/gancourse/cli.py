@@ -214,7 +214,8 @@ def _weights(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per job (module docstring)."""
     parser = argparse.ArgumentParser(prog="gancourse", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true",
@@ -300,8 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     weights.add_argument("models", nargs="*", help="publish: reference models (see train-reference --list)")
     weights.add_argument("--folder", default=None, help="the weights folder (default: weights/ of this checkout)")
     weights.set_defaults(run=_weights)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.run(args)
     except Exception as error:  # a clear one-line message for the command line; the traceback with --debug
