@@ -229,3 +229,22 @@ def test_milliseconds_per_image_of_real_work_is_positive_and_checks_its_inputs()
         milliseconds_per_image(lambda x: None, images, repeats=0)
     with pytest.raises(ValueError, match="non-empty"):
         milliseconds_per_image(lambda x: None, images[:0])
+
+
+@pytest.mark.parametrize("successes, n", [(0, 50), (1, 50), (17, 50), (49, 50), (50, 50), (312, 10_000), (3, 7)])
+def test_wilson_interval_agrees_with_scipy(successes, n):
+    from scipy.stats import binomtest
+
+    expected = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    low, high = evaluate.wilson_interval(successes, n)
+    assert (low, high) == pytest.approx((expected.low, expected.high), abs=1e-9)
+    assert 0 <= low <= successes / n <= high <= 1
+
+
+def test_wilson_interval_narrows_with_n_and_refuses_rates():
+    widths = [np.subtract(*evaluate.wilson_interval(n // 4, n)[::-1]) for n in (40, 400, 4_000)]
+    assert widths[0] > 3 * widths[1] > 9 * widths[2] > 0          # about 1/√n
+    with pytest.raises(TypeError, match="counts"):
+        evaluate.wilson_interval(0.3, 50)
+    with pytest.raises(ValueError, match="successes"):
+        evaluate.wilson_interval(51, 50)

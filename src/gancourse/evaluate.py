@@ -1,7 +1,8 @@
-"""Evaluation: predictions, accuracy, feature embeddings and the Fréchet distance."""
+"""Evaluation: predictions, accuracy, feature embeddings, the Fréchet distance, and the 95% interval of a rate."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -92,6 +93,21 @@ def class_shares(classifier: nn.Module, images: torch.Tensor, num_classes: int) 
     if len(counts) > num_classes:
         raise ValueError(f"the classifier predicts {len(counts)} classes, more than num_classes={num_classes}")
     return counts.double() / counts.sum()
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval of a rate p̂ = successes / n (95% for the default z):
+    (p̂ + z²/2n ± z √(p̂(1 − p̂)/n + z²/4n²)) / (1 + z²/n). Unlike p̂ ± z√(p̂(1 − p̂)/n) it stays inside [0, 1]
+    and is not empty at p̂ = 0 or 1, where rates of attacks and defenses often sit."""
+    if isinstance(successes, bool) or not isinstance(successes, int) or isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"successes and n are counts (int), got {type(successes).__name__} and {type(n).__name__}; "
+                        "pass the number of images, not a rate")
+    if n <= 0 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n and n > 0, got successes={successes}, n={n}")
+    p, z2 = successes / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def wasserstein_1d(a: torch.Tensor, b: torch.Tensor) -> float:
