@@ -158,7 +158,8 @@ REFERENCE_MODELS: tuple[ReferenceModel, ...] = (
                    "Fréchet distance ≤ 60"),
     ReferenceModel("stylegan", "fashion-mnist", lambda zoo: zoo.stylegan(),
                    f"{REFERENCE.stylegan_iterations:,} steps of batch 32, lr 0.001 (equalised), R1 γ = "
-                   f"{STYLEGAN_R1_GAMMA:g}, style mixing 0.9", REFERENCE.stylegan_iterations, _stylegan_quality,
+                   f"{STYLEGAN_R1_GAMMA:g} (the best of 0.1, 1 and 10 at 3,000 steps: `gancourse stylegan-r1-sweep`), "
+                   "style mixing 0.9", REFERENCE.stylegan_iterations, _stylegan_quality,
                    "Fréchet distance ≤ 60 and every class ≥ 4% of 10,000 samples (classifier A's labels)"),
     ReferenceModel("advgan-A", "fashion-mnist", lambda zoo: zoo.advgan("A"),
                    f"{REFERENCE.attack_gan_iterations:,} generator steps, batch {REFERENCE.batch_size}",
