@@ -7,6 +7,7 @@ import pytest
 
 from gancourse.book.editions import STUB, student_notebook, write_edition
 from gancourse.book.layout import BookLayout
+from gancourse.book.plain_markdown import myst_leftovers
 from gancourse.cli import main
 from gancourse.exercises import check_fgsm
 
@@ -14,23 +15,36 @@ ROOT = BookLayout.of_repository()
 
 
 @pytest.mark.book
-def test_the_student_edition_of_every_chapter_has_no_solution_and_keeps_its_checks(tmp_path):
-    assert main(["edition", "student", str(tmp_path / "student")]) == 0
-    assert main(["edition", "instructor", str(tmp_path / "instructor")]) == 0
+def test_every_edition_is_plain_jupyter_and_the_student_one_has_no_solution(tmp_path):
+    for edition in ("reader", "student", "instructor"):
+        assert main(["edition", edition, str(tmp_path / edition)]) == 0
     checks = 0
     for source in ROOT.chapter_sources():
         original = nbformat.read(source, as_version=4)
-        student = nbformat.read(tmp_path / "student" / source.name, as_version=4)
-        instructor = nbformat.read(tmp_path / "instructor" / source.name, as_version=4)
-        text = json.dumps([cell.source for cell in student.cells])
-        assert "{solution" not in text and "BEGIN SOLUTION" not in text, source.name
-        assert [cell.source for cell in instructor.cells] == [cell.source for cell in original.cells]
+        executed = nbformat.read(ROOT.executed / source.name, as_version=4)
+        editions = {edition: nbformat.read(tmp_path / edition / source.name, as_version=4)
+                    for edition in ("reader", "student", "instructor")}
         exercises = sum(cell.source.count("```{exercise}") for cell in original.cells)
         assert exercises >= 3, f"{source.name} has {exercises} exercises"
-        assert sum(cell.source.count("```{exercise}") for cell in student.cells) == exercises
+        for edition, notebook in editions.items():
+            markdown = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+            assert myst_leftovers(markdown) == [], (edition, source.name)
+            assert markdown.count("#### Exercise") == exercises, (edition, source.name)
+            assert "published run" in notebook.cells[1].source
+            glue = [output for cell in notebook.cells for output in cell.get("outputs", [])
+                    if "scrapbook" in output.get("metadata", {})]
+            assert glue == [], "the hidden recorded values are removed (Jupyter shows them as unknown outputs)"
+        student = json.dumps([cell.source for cell in editions["student"].cells])
+        assert "Solution" not in student and "BEGIN SOLUTION" not in student, source.name
+        solutions = sum(cell.source.count("```{solution}") for cell in original.cells)
+        assert sum(cell.source.count("<details>") for cell in editions["instructor"].cells) == solutions
+        codes = [[cell.source for cell in notebook.cells if cell.cell_type == "code"]
+                 for notebook in (original, editions["instructor"], executed, editions["reader"])]
+        assert codes[0] == codes[1] and codes[2] == codes[3]          # the code is untouched
+        assert any(cell.get("outputs") for cell in editions["reader"].cells if cell.cell_type == "code")
         for cell in original.cells:
             if "exercise-check" in cell.metadata.get("tags", []):
-                assert any(mine.source == cell.source for mine in student.cells), source.name
+                assert any(mine.source == cell.source for mine in editions["student"].cells), source.name
                 checks += 1
     assert checks >= 3  # FGSM (06), gradient penalty (02), projection (09)
 
@@ -66,4 +80,4 @@ def test_unbalanced_gates_and_unknown_editions_are_errors(tmp_path):
     with pytest.raises(ValueError, match="no matching"):
         student_notebook(notebook)
     with pytest.raises(ValueError, match="unknown edition"):
-        write_edition([], "teacher", tmp_path)
+        write_edition(ROOT, "teacher", tmp_path)

@@ -8,7 +8,7 @@ Commands:
     set-repository    change the repository URL in _config.yml and in every notebook's Colab install cell
     matrix            every attack of the book against every defense: matrix.csv, matrix.json, matrix.png
     time-chapters     execute chapters cold in a scratch folder and record their run times (book/run_times.json)
-    edition           write the student edition (solutions removed, self-checks kept) or the instructor edition
+    edition           the chapters as plain Jupyter notebooks: reader, student (no solutions) or instructor edition
     train-reference   train the reference models the book publishes (resumable; --publish publishes each one)
     stylegan-r1-sweep train the StyleGAN with several R1 weights γ and print each one's quality
     weights           the book's published weights: verify the folder against its manifest, list it, publish
@@ -147,7 +147,7 @@ def _edition(args: argparse.Namespace) -> int:
     from gancourse.book.editions import write_edition
     from gancourse.book.layout import BookLayout
 
-    written = write_edition(BookLayout.of_repository().chapter_sources(), args.edition, output_folder(args.output))
+    written = write_edition(BookLayout.of_repository(), args.edition, output_folder(args.output))
     print(f"{args.edition} edition: {len(written)} notebooks in {args.output}")
     return 0
 
@@ -273,9 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "every model with the profile's budget")
     timing.set_defaults(run=_time_chapters)
 
-    edition = commands.add_parser("edition", help="the student or instructor edition of the notebooks")
-    edition.add_argument("edition", choices=("student", "instructor"),
-                         help="student: solutions removed, self-checks kept; instructor: with solutions")
+    edition = commands.add_parser("edition", help="the chapters as plain Jupyter notebooks: reader, student or "
+                                                  "instructor edition")
+    edition.add_argument("edition", choices=("reader", "student", "instructor"),
+                         help="reader: the executed chapters; student: the sources without solutions, self-checks "
+                              "kept; instructor: the sources with solutions (all in plain Jupyter markdown)")
     edition.add_argument("output", help="folder for the notebooks")
     edition.set_defaults(run=_edition)
 

@@ -26,3 +26,13 @@ def set_repository(layout: BookLayout, url: str) -> int:
     for notebook in notebooks:
         notebook.write_text(INSTALL_URL_PATTERN.sub(f"git+{url}", notebook.read_text()))
     return len(notebooks)
+
+
+def pages_url(repository_url: str) -> str:
+    """Where GitHub Pages publishes the book of a GitHub repository (the `publish` workflow):
+    ``https://github.com/ORG/REPO`` -> ``https://ORG.github.io/REPO/``."""
+    match = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", repository_url)
+    if match is None:
+        raise ValueError(f"no GitHub Pages address is known for {repository_url!r}: the online book is published "
+                         "from a GitHub repository (https://github.com/ORG/REPO; `gancourse set-repository URL`)")
+    return f"https://{match[1].lower()}.github.io/{match[2]}/"
