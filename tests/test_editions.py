@@ -81,3 +81,12 @@ def test_unbalanced_gates_and_unknown_editions_are_errors(tmp_path):
         student_notebook(notebook)
     with pytest.raises(ValueError, match="unknown edition"):
         write_edition(ROOT, "teacher", tmp_path)
+
+
+@pytest.mark.book
+def test_the_committed_reader_edition_is_what_the_build_makes_of_the_executed_chapters(tmp_path):
+    written = write_edition(ROOT, "reader", tmp_path)
+    assert [path.name for path in written] == sorted(path.name for path in ROOT.colab.glob("*.ipynb"))
+    for path in written:
+        assert path.read_text() == (ROOT.colab / path.name).read_text(), \
+            f"colab/{path.name} is stale: run `gancourse build` (or `make book`) and commit colab/"

@@ -85,7 +85,7 @@ def plain_notebook(notebook: Any, values: dict[str, Any], references: dict[str, 
             cell.source = plain_markdown(cell.source, values, references, bibliography_url, solutions)
         elif cell.cell_type == "code":
             cell.outputs = [output for output in cell.get("outputs", []) if "scrapbook" not in output.get("metadata", {})]
-    result.cells.insert(1, nbformat.v4.new_markdown_cell(note))
+    result.cells.insert(1, nbformat.v4.new_markdown_cell(note, id="published-run-note"))  # a fixed id: deterministic
     return result
 
 

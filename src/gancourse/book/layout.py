@@ -23,6 +23,11 @@ class BookLayout:
         return self.root / "book" / "chapters"
 
     @property
+    def colab(self) -> Path:
+        """The reader edition the launch buttons open in Colab (committed; ``gancourse build`` writes it)."""
+        return self.root / "colab"
+
+    @property
     def html(self) -> Path:
         return self.root / "_build" / "html"
 
