@@ -154,15 +154,17 @@ def test_chapter_04_shows_the_effects_its_prose_claims(layout):
 @pytest.mark.book
 def test_chapter_05_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "05")
-    assert r["ch05_fd_stylegan"] > 2 * r["ch05_fd_dcgan"]                                  # "far worse" at this budget
+    assert r["ch05_fd_floor"] * 3 < r["ch05_fd_stylegan"] < r["ch05_fd_dcgan"]             # better than the DCGAN here
+    assert r["ch05_smallest_share_low"] > 0.04                                              # "no class is missing"
+    assert r["ch05_largest_share_low"] > r["ch05_real_share_max"]                           # "more than any class has"
     follows = [r[f"ch05_mix_follows_b_{g}"] for g in ("coarse", "middle", "fine")]
     changes = [r[f"ch05_mix_change_{g}"] for g in ("coarse", "middle", "fine")]
-    assert follows[0] > follows[1] >= follows[2] and changes[0] > changes[1] > changes[2]  # coarse → class
-    assert 0.5 < r["ch05_noise_class_kept"] < 0.85                                        # "about a third" change
+    assert follows[0] > 0.5 > 0.1 >= follows[1] >= follows[2] and changes[0] > changes[1] > changes[2]  # coarse → class
+    assert 0.5 < r["ch05_noise_class_kept"] < 1                                            # "in the remaining draws"
     diversity = [r[f"ch05_truncation_diversity_{p}"] for p in (100, 70, 50, 0)]
     distance = [r[f"ch05_truncation_fd_{p}"] for p in (100, 70, 50, 0)]
-    assert diversity == sorted(diversity, reverse=True) and distance == sorted(distance)  # "only gets worse"
-    assert r["ch05_ppl_w"] > r["ch05_ppl_z"]                                              # the opposite of the paper
+    assert diversity == sorted(diversity, reverse=True) and distance == sorted(distance)  # "rises"
+    assert r["ch05_ppl_w"] < r["ch05_ppl_z"]                                              # the paper's direction
 
 
 @pytest.mark.book
