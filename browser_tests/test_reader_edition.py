@@ -1,7 +1,7 @@
 """Two chapters of the reader edition (colab/, what the Colab buttons open) rendered as Jupyter renders a
 notebook (nbconvert's HTML exporter: markdown to HTML, MathJax for `$…$` and `$$…$$`) and opened in headless
 Chromium, offline: no MyST source may be visible, the equations must be typeset, solutions fold. Screenshots
-of the top of each page are saved in _build/browser/ for a human look.
+of the top of each page are saved in _build/browser/reader/ for a human look.
 
 Run after `gancourse build` (it writes colab/ and the book's own MathJax, which stands in for Jupyter's).
 """
@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MATHJAX = ROOT / "_build" / "assets" / "mathjax" / "tex-mml-chtml.js"
 OUTPUT = ROOT / "_build" / "reader-html"
-SCREENSHOTS = ROOT / "_build" / "browser"
+SCREENSHOTS = ROOT / "_build" / "browser" / "reader"   # apart from the book pages, which a test counts
 CHAPTERS = ("02_wgan_and_wgan_gp", "09_defense_gan")   # many numbers, equations, a code-solution gate each
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -72,7 +72,7 @@ def test_the_reader_edition_reads_as_plain_jupyter(browser, chapter):
         "if (document.readyState === 'complete') wait(); else window.addEventListener('load', wait);")
     text = browser.find_element("tag name", "body").text
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(SCREENSHOTS / f"reader-{chapter}.png"))
+    browser.save_screenshot(str(SCREENSHOTS / f"{chapter}.png"))
     assert [marker for marker in MYST_IN_TEXT if marker in text] == [], "MyST source is visible on the page"
     assert typeset > 20, f"MathJax typeset {typeset} equations (-2: not loaded, -1: failed)"
     assert "$$" not in text, "a display equation was left as source"

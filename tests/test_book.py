@@ -156,11 +156,13 @@ def test_chapter_05_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "05")
     assert r["ch05_fd_floor"] * 3 < r["ch05_fd_stylegan"] < r["ch05_fd_dcgan"]             # better than the DCGAN here
     assert r["ch05_smallest_share_low"] > 0.04                                              # "no class is missing"
-    assert r["ch05_largest_share_low"] > r["ch05_real_share_max"]                           # "more than any class has"
-    follows = [r[f"ch05_mix_follows_b_{g}"] for g in ("coarse", "middle", "fine")]
+    assert r["ch05_largest_share_low"] > r["ch05_real_share_max_high"]                      # "above ... any class"
+    assert r["ch05_mix_follows_b_coarse"] > 0.5                                            # coarse styles carry the class
+    assert max(r["ch05_mix_follows_b_middle_high"], r["ch05_mix_follows_b_fine_high"]) < r["ch05_mix_follows_b_coarse_low"] / 3
     changes = [r[f"ch05_mix_change_{g}"] for g in ("coarse", "middle", "fine")]
-    assert follows[0] > 0.5 > 0.1 >= follows[1] >= follows[2] and changes[0] > changes[1] > changes[2]  # coarse → class
-    assert 0.5 < r["ch05_noise_class_kept"] < 1                                            # "in the remaining draws"
+    assert changes[0] > changes[1] > changes[2]                                            # "falls in the same order"
+    assert 0.5 < r["ch05_noise_class_kept_low"] and r["ch05_noise_class_kept_high"] < 1     # mostly kept, not always
+    assert r["ch05_noise_images_changed"] >= 1
     diversity = [r[f"ch05_truncation_diversity_{p}"] for p in (100, 70, 50, 0)]
     distance = [r[f"ch05_truncation_fd_{p}"] for p in (100, 70, 50, 0)]
     assert diversity == sorted(diversity, reverse=True) and distance == sorted(distance)  # "rises"

@@ -159,7 +159,7 @@ def test_the_page_header_names_where_each_model_came_from(tmp_path):
     info = {"weights": "published", "models": [model_summary(published), model_summary(trained)]}
     text = models_text(info)
     assert "`classifier-A` published weights (trained 2 steps, 0.0 h on cpu" in text
-    assert f"; test accuracy {published.metadata['published']['quality']['test_accuracy']:.4g})" in text
+    assert f"; test accuracy (10,000 test images) {published.metadata['published']['quality']['test_accuracy']:.4g})" in text
     assert "`advgan-A-none-untargeted` trained in this run" in text
     assert text.startswith("Models (weights **published**)")
     assert models_text({"weights": "train", "models": []}) == ""

@@ -13,6 +13,7 @@ from gancourse.book.copies import RUN_INFO_TAG, write_notebook_atomically
 from gancourse.book.layout import BookLayout
 from gancourse.book.run_times import format_duration, read_run_times, run_key
 from gancourse.profiles import PROFILES
+from gancourse.zoo.reference import FD_SAMPLES
 
 # On 2 CPU cores: (whole book, any one chapter) in seconds; None = no limit for one chapter.
 RUN_TIME_TARGETS = {"smoke": (10 * 60, None), "cpu": (2 * 3600, 12 * 60)}
@@ -68,6 +69,14 @@ def run_time_summary(times: dict[str, dict[str, Any]]) -> str:
     return " · ".join(parts)
 
 
+def quality_label(name: str) -> str:
+    """A published model's quality figure as the header names it, with what it was measured on."""
+    labels = {"test_accuracy": "test accuracy (10,000 test images)",
+              "frechet_distance": f"Fréchet distance ({FD_SAMPLES:,} samples vs the test set)",
+              "smallest_class_share": f"smallest class share ({FD_SAMPLES:,} samples, classifier A's labels)"}
+    return labels.get(name, name.replace("_", " "))
+
+
 def models_text(info: dict[str, Any]) -> str:
     """The header's line on where each model of the page came from (:func:`gancourse.zoo.recipe.model_summary`):
     ``"published weights (trained N steps, H h on DEVICE, DATE)"``, ``"trained in this run"`` or loaded from
@@ -79,7 +88,7 @@ def models_text(info: dict[str, Any]) -> str:
     for model in models:
         made = model["published"]
         if made is not None:
-            quality = ", ".join(f"{name.replace('_', ' ')} {value:.4g}" for name, value in made["quality"].items())
+            quality = ", ".join(f"{quality_label(name)} {value:.4g}" for name, value in made["quality"].items())
             where = (f"published weights (trained {made['steps']:,} steps, {made['wall_seconds'] / 3600:.1f} h on "
                      f"{made['device']}, {made['date'][:10]}; {quality})")
         elif model["source"] == "trained":
