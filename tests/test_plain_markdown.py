@@ -109,3 +109,11 @@ def test_every_executed_chapter_converts_with_nothing_myst_left(chapter):
             for solutions in ("details", "remove") if "solution-" not in "".join(cell["source"]) else ("details",):
                 text = plain_markdown("".join(cell["source"]), values, references, URL, solutions)
                 assert myst_leftovers(text) == [], text[:300]
+
+
+def test_the_online_books_address_follows_the_repository():
+    from gancourse.book.repository import pages_url
+
+    assert pages_url("https://github.com/GanCourse/book.git") == "https://gancourse.github.io/book/"
+    with pytest.raises(ValueError, match="GitHub Pages"):
+        pages_url("https://gitlab.com/org/book")

@@ -210,15 +210,21 @@ def weights_folder() -> Path:
     return root / "weights"
 
 
+def github_repository(repository_url: str) -> tuple[str, str] | None:
+    """``(ORG, REPO)`` of ``https://github.com/ORG/REPO`` (with or without ``.git`` or a final ``/``), else None."""
+    match = _GITHUB.match(repository_url)
+    return (match[1], match[2]) if match else None
+
+
 def raw_weights_url(repository_url: str, ref: str) -> str:
     """The folder URL of ``weights/`` at branch or commit ``ref`` of a GitHub repository:
     ``https://github.com/ORG/REPO`` -> ``https://raw.githubusercontent.com/ORG/REPO/REF/weights/``."""
-    match = _GITHUB.match(repository_url)
+    match = github_repository(repository_url)
     if match is None or not re.fullmatch(r"[\w-][\w.-]*(?:/[\w-][\w.-]*)*", ref):  # a git ref: no part starts with "."
         raise ValueError(f"no raw-file URL is known for {repository_url!r} at {ref!r}: published weights are "
                          f"downloaded from a GitHub repository (https://github.com/ORG/REPO); set {WEIGHTS_URL_ENV} "
                          "to the folder URL of the weights instead")
-    return f"https://raw.githubusercontent.com/{match[1]}/{match[2]}/{ref}/weights/"
+    return f"https://raw.githubusercontent.com/{match[0]}/{match[1]}/{ref}/weights/"
 
 
 def config_repository(config_text: str) -> tuple[str, str]:

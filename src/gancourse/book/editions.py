@@ -92,12 +92,13 @@ def plain_notebook(notebook: Any, values: dict[str, Any], references: dict[str, 
 def run_note(executed: Any, edition: str) -> str:
     """The line that names the published run whose numbers the text quotes."""
     run = executed.metadata.get("gancourse", {})
-    if "executed_at" not in run:
-        raise ValueError("the executed copy has no run information (gancourse.executed_at): execute the chapter "
+    missing = [key for key in ("profile", "device", "executed_at") if key not in run]
+    if missing:
+        raise ValueError(f"the executed copy's run information lacks {', '.join(missing)}: execute the chapter "
                          "with `gancourse execute` first")
     what = ("Numbers in the text and the outputs below" if edition == "reader" else "Numbers in the text")
-    return (f"*{what} are from the book's published run (profile {run.get('profile', '?')}, "
-            f"{run.get('device', '?')}, {run['executed_at']}); run the cells and they print yours.*")
+    return (f"*{what} are from the book's published run (profile {run['profile']}, "
+            f"{run['device']}, {run['executed_at']}); run the cells and they print yours.*")
 
 
 def write_edition(layout: BookLayout, edition: str, output: Path) -> list[Path]:

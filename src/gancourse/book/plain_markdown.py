@@ -22,6 +22,7 @@ Anything else that only MyST understands is an error (:func:`myst_leftovers` fin
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -48,8 +49,6 @@ class Reference:
 
 def _plain_latex(text: str) -> str:
     """BibTeX text without braces and with accents as Unicode: ``Bottou, L{\\'e}on`` → ``Bottou, Léon``."""
-    import unicodedata
-
     text = re.sub(r"\\([\'\"`^~c])\{?(\w)\}?", lambda m: unicodedata.normalize("NFC", m[2] + _LATEX_ACCENTS[m[1]]), text)
     return re.sub(r"[{}]", "", text)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from gancourse.book.layout import BookLayout
+from gancourse.weights import github_repository
 
 INSTALL_URL_PATTERN = re.compile(r"git\+https://[^\s\"'\\]+")
 CONFIG_URL_PATTERN = re.compile(r"^(repository:\n(?:[ \t]+.*\n)*?[ \t]+url:[ \t]*)(\S+)", re.MULTILINE)
@@ -31,8 +32,8 @@ def set_repository(layout: BookLayout, url: str) -> int:
 def pages_url(repository_url: str) -> str:
     """Where GitHub Pages publishes the book of a GitHub repository (the `publish` workflow):
     ``https://github.com/ORG/REPO`` -> ``https://ORG.github.io/REPO/``."""
-    match = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", repository_url)
+    match = github_repository(repository_url)
     if match is None:
         raise ValueError(f"no GitHub Pages address is known for {repository_url!r}: the online book is published "
                          "from a GitHub repository (https://github.com/ORG/REPO; `gancourse set-repository URL`)")
-    return f"https://{match[1].lower()}.github.io/{match[2]}/"
+    return f"https://{match[0].lower()}.github.io/{match[1]}/"
