@@ -47,6 +47,35 @@ def test_wgan_gp_uses_the_defense_gan_setup(tmp_path, bundle):
     assert pair["generator"](torch.randn(2, 128)).shape == (2, 1, 28, 28)
 
 
+@pytest.mark.slow
+def test_a_later_wgan_gp_stage_continues_the_earlier_one(tmp_path, bundle):
+    store = CheckpointStore(tmp_path)
+    first = dataclasses.replace(TINY, critic_gan_iterations=2)
+    earlier, earlier_record = Zoo(first, bundle, 0, store=store, weights="reference", reference=first).wgan_gp((2, 4))
+    second = dataclasses.replace(TINY, critic_gan_iterations=4)
+    pair, record = Zoo(second, bundle, 0, store=store, weights="reference", reference=second).wgan_gp((2, 4))
+    assert record.source == "trained" and record.config["continues"] == {"steps": 2}
+    assert record.metadata["continued_from"] == {"file": earlier_record.path.name, "steps": 2,
+                                                 "train_seconds": earlier_record.metadata["train_seconds"]}
+    history, before = record.metadata["history"]["d_loss"], earlier_record.metadata["history"]["d_loss"]
+    assert len(history) == 4 and history[:2] == before
+    assert zoo.training_seconds(record) == pytest.approx(record.metadata["train_seconds"]
+                                                         + earlier_record.metadata["train_seconds"])
+    snapshots = pair["snapshots"]
+    assert snapshots.steps.tolist() == zoo.snapshot_steps(2, points=9) + [4] and snapshots.taken.all()
+    assert torch.equal(snapshots.images[:-1], earlier["snapshots"].images)   # the earlier stage's, kept
+    assert not torch.equal(pair["generator"].state_dict()["project.0.weight"],
+                           earlier["generator"].state_dict()["project.0.weight"])   # and trained further
+    # a chapter's own budget of the same length starts afresh: stages are the reference context's
+    _, afresh = Zoo(second, bundle, 0, store=store, weights="train").wgan_gp((2, 4))
+    assert "continues" not in afresh.config and afresh.path != record.path
+
+
+def test_wgan_gp_stages_must_increase(tmp_path, bundle):
+    with pytest.raises(ValueError, match="increasing order"):
+        Zoo(TINY, bundle, 0, store=CheckpointStore(tmp_path), weights="train").wgan_gp((4, 2))
+
+
 def test_classifier_records_its_test_accuracy(tmp_path, bundle):
     model, record = Zoo(TINY, bundle, 0, store=CheckpointStore(tmp_path)).classifier("D")
     assert 0.0 <= record.metadata["test_accuracy"] <= 1.0 and not model.training

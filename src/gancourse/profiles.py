@@ -104,16 +104,17 @@ REFERENCE = Profile(
     where="the budget the book's published weights are trained with (`gancourse train-reference`), chosen for the "
           "models' quality, not for a chapter's time; never a chapter's profile",
     train_size=None, test_size=None, batch_size=128, classifier_epochs=10,
-    gan_iterations=10_000, critic_gan_iterations=3_500, toy_iterations=20_000, loss_comparison_iterations=20_000,
+    gan_iterations=10_000, critic_gan_iterations=7_000, toy_iterations=20_000, loss_comparison_iterations=20_000,
     projection_steps=200, projection_restarts=10, attack_steps=100,
     adversarial_epochs=10, adversarial_training_steps=10, eval_size=2_000,
     defense_eval_size=2_000, attack_gan_iterations=6_000, ape_gan_iterations=2_000, cyclegan_iterations=20_000,
     stylegan_iterations=12_000,
 )
 """The reference budget: the Defense-GAN paper's classifier training (all 60,000 images, 10 epochs, batch 128)
-and, for the models that need hours, what 2 CPU cores can train in one sitting (the WGAN-GP: 3,500 generator
-steps against the paper's code's 200,000; the StyleGAN: 12,000 steps of batch 32, against the gpu profile's
-30,000); `gancourse.zoo.reference` lists which models are published)."""
+and, for the models that need hours, budgets chosen for quality and trained on 2 CPU cores (the WGAN-GP: 7,000
+generator steps, in stages of one sitting each (:data:`gancourse.zoo.gans.WGAN_GP_STAGES`), against the paper's
+code's 200,000; the StyleGAN: 12,000 steps of batch 32, against the gpu profile's 30,000);
+`gancourse.zoo.reference` lists which models are published)."""
 
 PROFILE_NAMES = (*PROFILES, "auto")
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from gancourse.checkpoints import ProgressFile
 from gancourse.losses import AdversarialLoss, adversarial_loss, clip_weights, gradient_penalty
-from gancourse.train.loop import History, TrainingRun
+from gancourse.train.loop import History, Part, TrainingRun, save_progress
 from gancourse.validation import check_count, check_positive
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -150,6 +150,39 @@ def generator_step(setup: GANSetup, batch_size: int, labels: torch.Tensor, devic
     return {"g_loss": g_loss.item(), "g_grad_norm": norm}
 
 
+def _parts(setup: GANSetup, snapshots: Snapshots | None) -> dict[str, Part]:
+    """What :func:`train_gan` saves and resumes, by name."""
+    parts: dict[str, Part] = {"generator": setup.generator, "discriminator": setup.discriminator,
+                              "optimiser_generator": setup.g_optimizer, "optimiser_discriminator": setup.d_optimizer}
+    if snapshots is not None:
+        parts["snapshots"] = snapshots
+    return parts
+
+
+def continue_gan(progress: ProgressFile, setup: GANSetup, snapshots: Snapshots | None, earlier: nn.ModuleDict,
+                 history: History, steps: int) -> None:
+    """Make :func:`train_gan` with ``progress`` continue a finished GAN instead of starting afresh: copy the
+    ``earlier`` pair's generator and discriminator into ``setup`` (its optimisers stay fresh: Adam's moment
+    estimates are rebuilt within a few dozen steps, β₂ = 0.9), its snapshots into the ``snapshots`` at the
+    same steps, and save them with its ``history`` as the progress after ``steps`` generator steps."""
+    check_count("steps", steps)
+    setup.generator.load_state_dict(earlier["generator"].state_dict())
+    setup.discriminator.load_state_dict(earlier["discriminator"].state_dict())
+    if snapshots is not None:
+        before = earlier["snapshots"]
+        if not torch.equal(before.latents.cpu(), snapshots.latents.cpu()):
+            raise ValueError("the earlier GAN's snapshots were drawn from other latents; continue it with the same "
+                             "snapshot count, latent size and seed")
+        for index, step in enumerate(before.steps.tolist()):
+            matches = (snapshots.steps == step).nonzero()
+            if len(matches) == 0:
+                raise ValueError(f"the earlier GAN has a snapshot at step {step}, which the continued one lacks; "
+                                 f"its snapshot steps must include {before.steps.tolist()}")
+            snapshots.images[int(matches[0])] = before.images[index].to(snapshots.images)
+            snapshots.taken[int(matches[0])] = before.taken[index]
+    save_progress(progress, _parts(setup, snapshots), {key: list(values) for key, values in history.items()}, steps)
+
+
 def train_gan(
     setup: GANSetup,
     batches: Iterator[Batch],
@@ -185,12 +218,9 @@ def train_gan(
     """
     check_count("iterations", iterations, minimum=0)
     G, D = setup.generator.to(device), setup.discriminator.to(device)
-    parts: dict[str, nn.Module | torch.optim.Optimizer] = {
-        "generator": G, "discriminator": D, "optimiser_generator": setup.g_optimizer,
-        "optimiser_discriminator": setup.d_optimizer}
     if snapshots is not None:
-        parts["snapshots"] = snapshots.to(device)
-    run = TrainingRun(parts, iterations, progress=progress, save_every=save_every,
+        snapshots.to(device)
+    run = TrainingRun(_parts(setup, snapshots), iterations, progress=progress, save_every=save_every,
                       description=f"{setup.loss.name} GAN", progress_bar=progress_bar)
     G.train()
     D.train()

@@ -77,6 +77,14 @@ def adam_parts(networks: Mapping[str, nn.Module], lr: float, device: torch.devic
     return parts
 
 
+def save_progress(progress: ProgressFile, parts: Mapping[str, Part], history: History, step: int) -> None:
+    """Write ``progress`` in the schema above: ``parts`` as they are now, ``history``, ``step`` steps done and
+    torch's random state. A :class:`TrainingRun` over the same parts resumes from it — which is also how a
+    training *continues* a finished model (its parts, with fresh optimisers, after its steps)."""
+    progress.save({"parts": {name: part.state_dict() for name, part in parts.items()},
+                   "history": history, "step": step, "rng": torch.get_rng_state()})
+
+
 class TrainingRun:
     """Iterate the steps of a resumable training (module docstring).
 
@@ -152,8 +160,7 @@ class TrainingRun:
     def save(self) -> None:
         """Save the parts, history, step and random state to the progress file (atomically), if any."""
         if self.progress is not None:
-            self.progress.save({"parts": {name: part.state_dict() for name, part in self.parts.items()},
-                                "history": self.history, "step": self.step, "rng": torch.get_rng_state()})
+            save_progress(self.progress, self.parts, self.history, self.step)
 
     def finish(self, *networks: nn.Module) -> History:
         """Save the final state, leave ``networks`` in eval mode and return the history."""

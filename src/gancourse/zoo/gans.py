@@ -3,6 +3,10 @@ Defense-GAN projects onto), chapter 04's CycleGAN and chapter 05's small StyleGA
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -14,10 +18,10 @@ from gancourse.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gancourse.models.stylegan import StyleDiscriminator, StyleGenerator
 from gancourse.models.wgan_gp import WGANGPCritic, WGANGPGenerator
 from gancourse.train.cyclegan import CYCLE_WEIGHT, train_cyclegan
-from gancourse.train.gan import GANSetup, Snapshots, train_gan
+from gancourse.train.gan import GANSetup, Snapshots, continue_gan, train_gan
 from gancourse.train.loop import History, endless
 from gancourse.train.stylegan import train_stylegan
-from gancourse.zoo.recipe import Call, RecipeContext, reference_first
+from gancourse.zoo.recipe import REFERENCE_MODES, Call, RecipeContext, reference_first, training_seconds
 
 SNAPSHOT_SAMPLES = 500  # enough samples for a Fréchet distance on 128-d features at every snapshot
 CYCLEGAN_BATCH = 16  # the paper trains with batch 1; 16 keeps a CPU step short and instance norm is per image
@@ -26,6 +30,21 @@ WGAN_GP_BATCH = 50  # the Defense-GAN paper's batch
 # R1 weight γ of the book's StyleGAN, chosen by `gancourse stylegan-r1-sweep 0.1 1 10 --steps 3000` (2026-12-06,
 # Fashion-MNIST, 10,000 samples): Fréchet distance 108.5 / 111.9 / 124.4, smallest class share 5.3% / 4.6% / 3.3%
 STYLEGAN_R1_GAMMA = 0.1
+
+
+WGAN_GP_STAGES = (3_500, 7_000)
+"""The reference WGAN-GP's budgets, trained one stage per sitting (2 CPU cores train about 3,000 of its
+generator steps an hour): the model of each budget after the first continues the model of the budget before
+it — generator, critic, snapshots and history, with fresh Adam state — and is published on its own."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Continuation:
+    """An earlier model a GAN's training starts from: ``model()`` gives it (and its record), after ``steps``
+    generator steps."""
+
+    steps: int
+    model: Callable[[], tuple[nn.ModuleDict, CheckpointRecord]]
 
 
 def snapshot_steps(iterations: int, points: int = 6) -> list[int]:
@@ -46,19 +65,32 @@ class GANRecipes(RecipeContext):
     """Image-GAN recipes (mixed into :class:`gancourse.zoo.Zoo`)."""
 
     def _pair_gan(self, name: str, generator: Call, discriminator: Call, optimiser: Call, setup: Call,
-                  loader: DataLoader, iterations: int, snapshots: Call) -> tuple[nn.ModuleDict, CheckpointRecord]:
-        """A generator/discriminator pair trained by :func:`gancourse.train.gan.train_gan`."""
+                  loader: DataLoader, iterations: int, snapshots: Call,
+                  continues: Continuation | None = None) -> tuple[nn.ModuleDict, CheckpointRecord]:
+        """A generator/discriminator pair trained by :func:`gancourse.train.gan.train_gan`; with ``continues``,
+        the training starts from that earlier model (:func:`gancourse.train.gan.continue_gan`) and the
+        record's metadata names it under ``continued_from`` (file, steps, training seconds)."""
         trainer = Call(train_gan, iterations=iterations, run_time=("snapshots",))
 
         def train(pair: nn.ModuleDict, progress: ProgressFile) -> History:
             G, D = pair["generator"], pair["discriminator"]
-            return trainer(setup(G, D, optimiser(G.parameters()), optimiser(D.parameters())), endless(loader),
-                           device=self.device, progress=progress, snapshots=pair["snapshots"])
+            gan = setup(G, D, optimiser(G.parameters()), optimiser(D.parameters()))
+            if continues is not None and not progress.path.exists():
+                earlier, record = continues.model()
+                continue_gan(progress, gan, pair["snapshots"], earlier, record.metadata["history"], continues.steps)
+            return trainer(gan, endless(loader), device=self.device, progress=progress, snapshots=pair["snapshots"])
+
+        def continued_from(pair: nn.ModuleDict) -> dict[str, Any]:
+            record = continues.model()[1]
+            return {"continued_from": {"file": record.path.name, "steps": continues.steps,
+                                       "train_seconds": training_seconds(record)}}
 
         return self.make(name, {"generator": generator, "discriminator": discriminator, "snapshots": snapshots},
                          trainer, train,
                          settings={"optimiser": optimiser.settings, "setup": setup.settings,
-                                   "batch_size": loader.batch_size})
+                                   "batch_size": loader.batch_size,
+                                   **({"continues": {"steps": continues.steps}} if continues else {})},
+                         evaluate=continued_from if continues else None)
 
     @reference_first
     def dcgan(self, conditional: bool = False) -> tuple[nn.ModuleDict, CheckpointRecord]:
@@ -79,20 +111,37 @@ class GANRecipes(RecipeContext):
                  seed=self.seed))
 
     @reference_first
-    def wgan_gp(self) -> tuple[nn.ModuleDict, CheckpointRecord]:
+    def wgan_gp(self, stages: tuple[int, ...] = WGAN_GP_STAGES) -> tuple[nn.ModuleDict, CheckpointRecord]:
         """Chapter 02's WGAN-GP with the Defense-GAN paper's networks and settings: latent 128, batch 50,
         5 critic steps per generator step, λ = 10, Adam(1e-4, β=(0.5, 0.9)), the profile's critic-GAN
-        iterations. Defense-GAN (chapter 09) projects onto this generator."""
+        iterations. Defense-GAN (chapter 09) projects onto this generator.
+
+        In the reference context, a budget in ``stages`` after the first is trained as a continuation of the
+        model of the budget before it (:data:`WGAN_GP_STAGES`); its snapshots are the first stage's and one
+        at the end of each stage."""
         if self.bundle.info.image_shape != (1, 28, 28):
             raise ValueError(f"the Defense-GAN WGAN-GP is for 28×28 grey images, not {self.bundle.info.title}")
+        if list(stages) != sorted(set(stages)) or not stages or stages[0] < 1:
+            raise ValueError(f"stages must be distinct positive step counts in increasing order, got {stages}")
         iterations = self.profile.critic_gan_iterations
+        continues = self._earlier_stage(iterations, stages) if self.weights in REFERENCE_MODES else None
+        steps = (snapshot_steps(iterations, points=9) if continues is None else
+                 snapshot_steps(stages[0], points=9) + [stage for stage in stages[1:] if stage <= iterations])
         loader = DataLoader(self.bundle.train_loader.dataset, batch_size=WGAN_GP_BATCH, shuffle=True, drop_last=True,
                             generator=torch.Generator().manual_seed(self.seed))
         return self._pair_gan(
             "wgan-gp", Call(WGANGPGenerator, 128), Call(WGANGPCritic), _adam(1e-4, (0.5, 0.9)),
             Call(GANSetup, loss="wasserstein", d_steps=5, gradient_penalty_weight=10.0), loader, iterations,
-            Call(Snapshots.drawn, snapshot_steps(iterations, points=9), SNAPSHOT_SAMPLES, 128, (1, 28, 28),
-                 seed=self.seed))
+            Call(Snapshots.drawn, steps, SNAPSHOT_SAMPLES, 128, (1, 28, 28), seed=self.seed), continues)
+
+    def _earlier_stage(self, iterations: int, stages: tuple[int, ...]) -> Continuation | None:
+        """The WGAN-GP stage that the one of ``iterations`` steps continues, if it is a later stage."""
+        if iterations not in stages[1:]:
+            return None
+        earlier = stages[stages.index(iterations) - 1]
+        budget = dataclasses.replace(self.profile, critic_gan_iterations=earlier)
+        context = dataclasses.replace(self, profile=budget, reference=budget, shared={}, announce=False)
+        return Continuation(earlier, lambda: context.wgan_gp(stages))
 
     def cyclegan(self, domain_a: int, domain_b: int, *,
                  cycle_weight: float = CYCLE_WEIGHT) -> tuple[nn.ModuleDict, CheckpointRecord]:

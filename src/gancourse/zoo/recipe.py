@@ -233,9 +233,17 @@ def training_steps(checkpoint: CheckpointRecord) -> int:
 
 
 def training_seconds(checkpoint: CheckpointRecord) -> float:
-    """How long the model trained: the published weights' wall time (every sitting), else the run's."""
+    """How long the model trained: the published weights' wall time (every sitting), else the run's plus, for a
+    training that continued an earlier model, that model's."""
     published = checkpoint.metadata.get("published")
-    return float(published["wall_seconds"] if published else checkpoint.metadata["train_seconds"])
+    if published:
+        return float(published["wall_seconds"])
+    return float(checkpoint.metadata["train_seconds"]) + continued_seconds(checkpoint)
+
+
+def continued_seconds(checkpoint: CheckpointRecord) -> float:
+    """The training seconds of the earlier model this one's training continued (0 when it started afresh)."""
+    return float(checkpoint.metadata.get("continued_from", {}).get("train_seconds", 0.0))
 
 
 def origin(checkpoint: CheckpointRecord) -> str:

@@ -39,7 +39,8 @@ from gancourse.profiles import REFERENCE, Profile
 from gancourse.runtime import describe_device
 from gancourse.weights import Entry, Provenance, PublishedWeights, publish
 from gancourse.zoo import Zoo
-from gancourse.zoo.gans import STYLEGAN_R1_GAMMA
+from gancourse.zoo.gans import STYLEGAN_R1_GAMMA, WGAN_GP_STAGES
+from gancourse.zoo.recipe import continued_seconds
 
 FD_SAMPLES = 10_000  # generated images per Fréchet distance (against the whole test set)
 SEED = 0
@@ -138,11 +139,21 @@ def _classifier(name: str, dataset: str = "fashion-mnist", images: int = 60_000)
         f"batch {REFERENCE.batch_size}, Adam 1e-3", steps, _test_accuracy, "the paper's training budget")
 
 
+def _stages(steps: int, stages: tuple[int, ...]) -> str:
+    """How a budget trained in stages was trained, in words ("" for one sitting)."""
+    sittings = [stage for stage in stages if stage <= steps]
+    if steps not in stages or len(sittings) < 2:
+        return ""
+    return (", in " + str(len(sittings)) + " stages ending at steps " + ", ".join(f"{stage:,}" for stage in sittings)
+            + ", each continuing the one before with fresh Adam state")
+
+
 def _wgan_gp(dataset: str = "fashion-mnist") -> ReferenceModel:
     return ReferenceModel(
         "wgan-gp" + ("" if dataset == "fashion-mnist" else f"@{dataset}"), dataset, lambda zoo: zoo.wgan_gp(),
         f"{REFERENCE.critic_gan_iterations:,} generator steps × 5 critic steps, batch 50, λ = 10, Adam 1e-4 "
-        "β = (0.5, 0.9), all training images (the paper's code: 200,000 generator steps)",
+        "β = (0.5, 0.9), all training images (the paper's code: 200,000 generator steps)"
+        + _stages(REFERENCE.critic_gan_iterations, WGAN_GP_STAGES),
         REFERENCE.critic_gan_iterations, _gan_fd(), "Fréchet distance ≤ 60")
 
 
@@ -272,7 +283,7 @@ def train_reference(rows: Iterable[ReferenceModel], store: CheckpointStore, devi
         seconds = time.perf_counter() - started if record.source == "trained" else 0.0
         if record.source == "loaded" and record.path.name not in _ledger(store):
             seconds = float(record.metadata.get("train_seconds", 0.0))  # trained outside train-reference
-        wall = _add_to_ledger(store, record.path.name, seconds)
+        wall = _add_to_ledger(store, record.path.name, seconds) + continued_seconds(record)
         if record.source == "published":
             wall = float(record.metadata["published"]["wall_seconds"])
         quality = row.quality(zoo, model, record)
