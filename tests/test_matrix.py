@@ -15,9 +15,11 @@ from gancourse.cli import main
 from gancourse.evaluate import predict
 from gancourse.matrix import (
     REJECTED,
+    WORST_CASE,
     AttackSpec,
     Cell,
     Defense,
+    red_flags,
     robust_table,
     robust_table_text,
     run_matrix,
@@ -62,20 +64,25 @@ def test_every_cell_is_filled_and_consistent(fixture):
     before = images.clone()
     oblivious = Counting(lambda m: FGSM(m, 0.3))
     fixed = Counting(lambda _: (lambda x, y: (x + 0.2).clamp(0, 1)))
-    adaptive = Counting(lambda m: FGSM(m, 0.3))
+    adaptive = Counting(lambda defense: FGSM(defense.adaptive_target, 0.3))
     attacks = [AttackSpec("FGSM", "oblivious", oblivious), AttackSpec("brighter", "fixed", fixed),
                AttackSpec("adaptive", "adaptive", adaptive)]
     cells = run_matrix(attacks, defenses, images, labels)
     attack_names, defense_names, table = robust_table(cells)
-    assert attack_names == ["clean", "FGSM", "brighter", "adaptive"]
+    assert attack_names == ["clean", "FGSM", "brighter", "adaptive", WORST_CASE]
     assert defense_names == ["none", "detector", "other"] and not table.isnan().any()
     assert len(oblivious.targets) == 2 and oblivious.targets[0] is model       # `none` and `detector` share f
     assert fixed.targets == [None]                                           # crafted once for all defenses
-    assert len(adaptive.targets) == 2                                        # `detector` and `other` share one
+    assert adaptive.targets == defenses                                      # each defense, as itself
     for cell in cells:
-        assert 0 <= cell.accuracy <= 1 and 0 <= cell.rejected <= 1
+        assert 0 <= cell.accuracy <= 1 and 0 <= cell.rejected <= 1 and cell.n == len(images)
         expected = cell.accuracy if cell.attack == "clean" else cell.accuracy + cell.rejected
         assert cell.robust == pytest.approx(expected)                      # a rejected clean image is a cost
+        low, high = cell.robust_interval()
+        assert low <= cell.robust <= high
+    for defense in defense_names:
+        rows = {c.attack: c for c in cells if c.defense == defense}
+        assert rows[WORST_CASE].robust <= min(rows[a].robust for a in ("clean", "FGSM", "brighter", "adaptive"))
     assert all(c.mean_l2 == 0 for c in cells if c.attack == "clean")
     brighter = next(c for c in cells if c.attack == "brighter")
     assert brighter.mean_l2 == pytest.approx((images + 0.2).clamp(0, 1).sub(images).flatten(1).norm(dim=1).mean().item())
@@ -84,6 +91,54 @@ def test_every_cell_is_filled_and_consistent(fixture):
     detector_rows = [c for c in cells if c.defense == "detector" and c.attack == "brighter"]
     assert detector_rows[0].rejected > 0                                     # brighter images get rejected
     assert torch.equal(images, before)
+
+
+def test_the_worst_case_counts_an_image_robust_only_if_every_bounded_attack_failed():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2)).eval()
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[1.0, 0, 0, 0], [0, 1.0, 0, 0]]))
+        model[1].bias.zero_()
+    images = torch.tensor([[0.9, 0.1, 0.5, 0.5], [0.9, 0.1, 0.5, 0.5], [0.9, 0.1, 0.5, 0.5]]).view(3, 1, 2, 2)
+    labels = torch.zeros(3, dtype=torch.long)
+
+    def swap(indices):   # fools exactly the images in `indices` (swaps their first two pixels)
+        def craft(x, y):
+            out = x.clone()
+            out.view(len(x), -1)[indices, :2] = out.view(len(x), -1)[indices].flip(1)[:, 2:]
+            return out
+        return lambda _: craft
+
+    attacks = [AttackSpec("fools 0", "fixed", swap([0])), AttackSpec("fools 1", "fixed", swap([1])),
+               AttackSpec("fools 0-2", "fixed", swap([0, 1, 2]), bounded=False)]
+    cells = {c.attack: c for c in run_matrix(attacks, [Defense.around("none", model)], images, labels)}
+    assert cells["fools 0"].robust == pytest.approx(2 / 3) and cells["fools 1"].robust == pytest.approx(2 / 3)
+    assert cells["fools 0-2"].robust == 0 and not cells["fools 0-2"].bounded
+    assert cells[WORST_CASE].robust == pytest.approx(1 / 3)                 # the unbounded row does not count
+    assert cells[WORST_CASE].kind == "worst" and cells["clean"].kind == "clean"
+
+
+def test_red_flags_name_an_adaptive_attack_weaker_than_others_and_a_black_box_stronger_than_white_box():
+    def cell(attack, kind, robust, n=200, bounded=True):
+        return Cell(attack, "D", robust, 0.0, robust, 0.0, 0.0, 0.0, n, kind, bounded)
+
+    sound = [cell("clean", "clean", 0.9), cell("PGD", "oblivious", 0.5), cell("transfer", "fixed", 0.6),
+             cell("adaptive", "adaptive", 0.1), cell("C&W", "oblivious", 0.0, bounded=False)]
+    assert red_flags(sound) == []
+    flags = red_flags([cell("PGD", "oblivious", 0.66), cell("transfer", "fixed", 0.30),
+                       cell("adaptive", "adaptive", 0.68)])
+    assert len(flags) == 3
+    assert "PGD (oblivious) leaves 66%" in flags[0] and "overlap" in flags[0]      # 0.66 vs 0.68 on 200: noise
+    assert "transfer (fixed) leaves 30%" in flags[1] and "separate" in flags[1]
+    assert "black-box transfer" in flags[2] and "PGD" in flags[2]
+
+
+def test_a_defense_is_fooled_only_by_an_accepted_wrong_answer(fixture):
+    model, images, labels, defenses = fixture
+    detector = defenses[1]
+    fooled = detector.fooled(images, (labels + 1) % 3)
+    bright = images.flatten(1).mean(1) > 0.5
+    assert torch.equal(fooled, ~bright)                                      # rejected images are not fooled
+    assert not detector.fooled(images, labels).any()
 
 
 def test_matrix_rejects_bad_input(fixture):
@@ -104,16 +159,16 @@ def test_write_matrix_writes_table_json_and_figure(fixture, tmp_path):
     cells = run_matrix([AttackSpec("FGSM", "oblivious", lambda m: FGSM(m, 0.3))], defenses, images, labels)
     csv_path, json_path, png_path = write_matrix(cells, tmp_path / "out", {"model": "fixture"})
     rows = list(csv.DictReader(csv_path.open()))
-    assert len(rows) == len(cells) == 2 * len(defenses)
+    assert len(rows) == len(cells) == 3 * len(defenses)
     assert json.loads(json_path.read_text())["metadata"] == {"model": "fixture"}
     assert png_path.stat().st_size > 1000
 
 
 def test_the_robust_table_as_text_has_one_line_per_attack_and_a_column_per_defense():
-    cells = [Cell("clean", "none", 1.0, 0.0, 1.0, 0.0, 0.1, 0.0),
-             Cell("clean", "MagNet", 0.9, 0.05, 0.9, 0.0, 0.2, 0.0),
-             Cell("a very long attack name, cut", "none", 0.125, 0.0, 0.125, 3.0, 0.1, 1.5),
-             Cell("a very long attack name, cut", "MagNet", 0.25, 0.5, 0.75, 3.0, 0.2, 1.5)]
+    cells = [Cell("clean", "none", 1.0, 0.0, 1.0, 0.0, 0.1, 0.0, 8, "clean", True),
+             Cell("clean", "MagNet", 0.9, 0.05, 0.9, 0.0, 0.2, 0.0, 8, "clean", True),
+             Cell("a very long attack name, cut", "none", 0.125, 0.0, 0.125, 3.0, 0.1, 1.5, 8, "fixed", True),
+             Cell("a very long attack name, cut", "MagNet", 0.25, 0.5, 0.75, 3.0, 0.2, 1.5, 8, "fixed", True)]
     assert robust_table_text(cells).splitlines() == [
         "robust accuracy" + " " * 9 + "        none      MagNet",
         "clean" + " " * 19 + "      100.0%       90.0%",
@@ -136,7 +191,7 @@ def test_the_matrix_command_runs_the_book_lineup(tmp_path, monkeypatch, capsys):
     result = json.loads((tmp_path / "matrix" / "matrix.json").read_text())
     attacks = {cell["attack"] for cell in result["cells"]}
     defenses = {cell["defense"] for cell in result["cells"]}
-    assert len(result["cells"]) == len(attacks) * len(defenses) == 11 * 7
+    assert len(result["cells"]) == len(attacks) * len(defenses) == 12 * 7
     assert {"none", "Defense-GAN", "APE-GAN", "MagNet", "detector"} <= defenses
     assert {"clean", "AdvGAN", "AI-GAN", "substitute (black-box)"} <= attacks
     assert result["metadata"]["model"] == "D" and result["metadata"]["images"] == 16

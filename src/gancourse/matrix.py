@@ -9,13 +9,18 @@ model itself for adversarial training), and which one an attacker that knows it 
 :class:`AttackSpec` crafts adversarial images against a network; ``kind`` picks the network:
 
     oblivious  x_adv = attack(defense.oblivious_target)      (white-box on what the defense exposes)
-    adaptive   x_adv = attack(defense.adaptive_target)       (the attack that knows the defense)
+    adaptive   x_adv = attack(defense)                       (knows the defense: its adaptive_target, and
+                                                              its decision, Defense.fooled, to keep successes)
     fixed      x_adv = attack(None), once for every defense  (black-box transfer, generators trained beforehand)
 
-Each cell reports, over the images: ``accuracy`` (accepted and correctly classified), ``rejected``
+Each cell reports, over the n images: ``accuracy`` (accepted and correctly classified), ``rejected``
 (flagged by a detecting defense) and ``robust`` = accuracy + rejected (the attack failed), with the cost
 per image of crafting the attack (once per attacked network: defenses that expose the same network share the
 adversarial images, and the first one pays) and of running the defense. The clean row is the defense's price.
+After a defense's attacks comes its :data:`WORST_CASE` row: an image counts as robust there only if it survived
+*every* ε-bounded attack (minimum-norm attacks, which succeed whenever they can, are judged by the distance they
+need, never by accuracy) — the defense's robust accuracy (Carlini et al. 2019). :func:`red_flags` lists the
+signs of a failed evaluation the cells show.
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from gancourse.defenses.base import Preprocessor, ThresholdDetector
-from gancourse.evaluate import predict
+from gancourse.evaluate import predict, wilson_interval
 from gancourse.validation import check_images, check_labels
 
 REJECTED = -1  # the label a detecting defense returns for an input it refuses to classify
@@ -48,12 +54,14 @@ class Defense:
         classify: images → predicted labels, :data:`REJECTED` where the defense refuses the input.
         oblivious_target: what a white-box attacker who ignores the defense attacks.
         adaptive_target: what an attacker who knows the defense attacks.
+        randomised: the decision draws fresh randomness on every call (an attacker averages over it: EOT).
     """
 
     name: str
     classify: Callable[[torch.Tensor], torch.Tensor]
     oblivious_target: nn.Module
     adaptive_target: nn.Module
+    randomised: bool = False
 
     @classmethod
     def around(cls, name: str, classifier: nn.Module, *, preprocessor: Preprocessor | None = None,
@@ -76,19 +84,25 @@ class Defense:
             if detector is not None:
                 predicted[detector.rejects(images)] = REJECTED
             return predicted
-        return cls(name, classify, classifier, adaptive_target)
+        return cls(name, classify, classifier, adaptive_target,
+                   randomised=preprocessor is not None and preprocessor.randomised)
+
+    def fooled(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """True where the defense accepts the image and classifies it wrongly (what an attack wants)."""
+        predicted = self.classify(images)
+        return (predicted != labels.to(predicted.device)) & (predicted != REJECTED)
 
 
 @dataclass(frozen=True)
 class AttackSpec:
     """An attack row: ``make(model)`` returns ``craft(images, labels) → adversarial images``; for a
-    ``fixed`` attack ``make`` is called once with None. ``bounded``: the attack keeps to the matrix's ℓ∞
-    budget (False for minimum-norm attacks such as DeepFool and C&W, which succeed whenever they can and
-    are judged by the size of their perturbation)."""
+    ``fixed`` attack ``make`` is called once with None, for an ``adaptive`` one with the :class:`Defense`.
+    ``bounded``: the attack keeps to the matrix's ℓ∞ budget (False for minimum-norm attacks such as DeepFool
+    and C&W, which succeed whenever they can and are judged by the size of their perturbation)."""
 
     name: str
     kind: str
-    make: Callable[[nn.Module | None], Craft]
+    make: Callable[[Any], Craft]
     bounded: bool = True
 
     def __post_init__(self) -> None:
@@ -96,10 +110,15 @@ class AttackSpec:
             raise ValueError(f"attack {self.name!r}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
 
 
+WORST_CASE = "worst case (ε-bounded)"
+"""The row that counts an image as robust only if it survived every ε-bounded attack of its defense."""
+
+
 @dataclass(frozen=True)
 class Cell:
-    """One (attack, defense) result; fractions of the evaluated images, times in ms per image, and the mean
-    ℓ2 norm of the perturbation (0 for the clean row)."""
+    """One (attack, defense) result; fractions of the ``n`` evaluated images, times in ms per image, the mean
+    ℓ2 norm of the perturbation (0 for the clean and worst-case rows), the attack's ``kind`` (``"clean"`` and
+    ``"worst"`` for those rows) and whether it keeps to the ε budget."""
 
     attack: str
     defense: str
@@ -109,16 +128,33 @@ class Cell:
     attack_ms: float
     defense_ms: float
     mean_l2: float
+    n: int
+    kind: str
+    bounded: bool
+
+    def robust_interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        """The Wilson interval of :attr:`robust` (:func:`gancourse.evaluate.wilson_interval`)."""
+        return wilson_interval(round(self.robust * self.n), self.n, confidence)
 
 
-def score(defense: Defense, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float, float]:
-    """(accuracy, rejected, defense ms per image) of ``defense`` on ``images``."""
+def score(defense: Defense, images: torch.Tensor, labels: torch.Tensor,
+          ) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(correct and accepted, rejected) per image, and the defense's ms per image, of ``defense`` on ``images``."""
     started = time.perf_counter()
     with torch.no_grad():
         predicted = defense.classify(images)
     milliseconds = 1000 * (time.perf_counter() - started) / len(images)
-    rejected = (predicted == REJECTED).float().mean().item()
-    return (predicted == labels).float().mean().item(), rejected, milliseconds
+    return (predicted == labels.to(predicted.device)).cpu(), (predicted == REJECTED).cpu(), milliseconds
+
+
+def _cell(attack: AttackSpec | str, defense: str, correct: torch.Tensor, rejected: torch.Tensor, attack_ms: float,
+          defense_ms: float, mean_l2: float) -> Cell:
+    name, kind, bounded = ((attack.name, attack.kind, attack.bounded) if isinstance(attack, AttackSpec)
+                           else (attack, attack, True))
+    accuracy, refused = correct.float().mean().item(), rejected.float().mean().item()
+    robust = accuracy if name == "clean" else accuracy + refused   # rejecting a clean image is a false positive
+    return Cell(name, defense, accuracy, refused, robust, attack_ms, defense_ms, mean_l2, len(correct),
+                "worst" if name == WORST_CASE else kind, bounded)
 
 
 def run_matrix(attacks: list[AttackSpec], defenses: list[Defense], images: torch.Tensor, labels: torch.Tensor,
@@ -143,19 +179,66 @@ def run_matrix(attacks: list[AttackSpec], defenses: list[Defense], images: torch
         return crafted[key]
 
     for defense in defenses:
-        accuracy, rejected, defense_ms = score(defense, images, labels)
-        cells.append(Cell("clean", defense.name, accuracy, rejected, accuracy, 0.0, defense_ms, 0.0))
+        correct, rejected, defense_ms = score(defense, images, labels)
+        cells.append(_cell("clean", defense.name, correct, rejected, 0.0, defense_ms, 0.0))
+        survived_all = correct.clone()    # an image is robust in the worst case only if every bounded attack failed
+        accepted_all = ~rejected
+        bounded_ms = 0.0
         for attack in attacks:
             if progress is not None:
                 progress(f"{attack.name} vs {defense.name}")
-            target = {"fixed": None, "oblivious": defense.oblivious_target,
-                      "adaptive": defense.adaptive_target}[attack.kind]
+            target = {"fixed": None, "oblivious": defense.oblivious_target, "adaptive": defense}[attack.kind]
             adversarial, seconds = craft(attack, target)
-            accuracy, rejected, defense_ms = score(defense, adversarial, labels)
+            correct, rejected, defense_ms = score(defense, adversarial, labels)
             mean_l2 = (adversarial - images).flatten(1).norm(dim=1).mean().item()
-            cells.append(Cell(attack.name, defense.name, accuracy, rejected, accuracy + rejected,
-                              1000 * seconds / len(images), defense_ms, mean_l2))
+            cells.append(_cell(attack, defense.name, correct, rejected, 1000 * seconds / len(images), defense_ms,
+                               mean_l2))
+            if attack.bounded:
+                survived_all &= correct | rejected
+                accepted_all &= correct
+                bounded_ms += 1000 * seconds / len(images)
+        cells.append(_cell(WORST_CASE, defense.name, survived_all & accepted_all, survived_all & ~accepted_all,
+                           bounded_ms, 0.0, 0.0))
     return cells
+
+
+def _percent(cell: Cell) -> str:
+    low, high = cell.robust_interval()
+    return f"{cell.robust:.0%} [{low:.0%}, {high:.0%}] of {cell.n}"
+
+
+def red_flags(cells: list[Cell]) -> list[str]:
+    """The signs of a failing evaluation in ``cells`` (Carlini et al. 2019, §5), one sentence each:
+
+    - an ε-bounded oblivious or black-box attack leaves a defense *less* robust than its adaptive attack (the
+      attack that knows the defense should be the strongest; a weaker one has failed, e.g. at a masked gradient);
+    - a black-box or transfer attack beats every white-box one (the white-box gradients are masked).
+
+    Each says whether the two rates' 95% Wilson intervals separate (else the gap may be sampling noise)."""
+    flags = []
+    for defense in dict.fromkeys(cell.defense for cell in cells):
+        rows = [cell for cell in cells if cell.defense == defense and cell.bounded and cell.kind in KINDS]
+        adaptive = [cell for cell in rows if cell.kind == "adaptive"]
+        white_box = [cell for cell in rows if cell.kind != "fixed"]
+        for strongest in adaptive:
+            for other in rows:
+                if other.kind != "adaptive" and other.robust < strongest.robust:
+                    flags.append(f"{defense}: {other.attack} ({other.kind}) leaves {_percent(other)} robust, the "
+                                 f"adaptive {strongest.attack} {_percent(strongest)}: the attack that knows the "
+                                 f"defense is not the strongest{_separation(other, strongest)}")
+        if white_box:
+            best_white = min(white_box, key=lambda cell: cell.robust)
+            for other in rows:
+                if other.kind == "fixed" and other.robust < best_white.robust:
+                    flags.append(f"{defense}: the black-box {other.attack} leaves {_percent(other)} robust, fewer "
+                                 f"than the strongest white-box attack ({best_white.attack}, {_percent(best_white)}): "
+                                 f"white-box gradients may be masked{_separation(other, best_white)}")
+    return flags
+
+
+def _separation(weaker: Cell, stronger: Cell) -> str:
+    separate = weaker.robust_interval()[1] < stronger.robust_interval()[0]
+    return " (the intervals separate)" if separate else " (the intervals overlap: possibly sampling noise)"
 
 
 def robust_table(cells: list[Cell]) -> tuple[list[str], list[str], torch.Tensor]:

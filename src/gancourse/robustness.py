@@ -2,14 +2,19 @@
 built from the checkpoint store (:mod:`gancourse.zoo`; whatever is missing is trained first).
 
 ℓ∞ attacks use the dataset's budget ε. Defenses (columns): none; FGSM and PGD adversarial training (the
-model itself is attacked white-box); the safety-net detector, MagNet (detector + reformer), Defense-GAN and
-APE-GAN (the oblivious attacks target the bare classifier; the adaptive one targets the whole pipeline,
-through BPDA for Defense-GAN's projection, whose gradient is useless). Attacks (rows): FGSM, RAND+FGSM,
-PGD, DeepFool, JSMA (towards the next class, ≤ 10% of the pixels), C&W-L2 — oblivious, the last three not
-bounded by ε; substitute black-box (FGSM on the
-substitute), AdvGAN (untargeted) and AI-GAN (towards the next class), with generators trained against
-the bare classifier — fixed; and adaptive PGD (half the oblivious PGD's steps, since each step through
-Defense-GAN projects every image), towards the class the attacked network ranks second.
+model itself is attacked white-box); the safety-net detector, MagNet (detector + reformer), Defense-GAN (with
+fresh random restarts on every call, as in the paper) and APE-GAN. The oblivious attacks target the bare
+classifier; the adaptive one targets the whole pipeline: through BPDA for Defense-GAN's projection, whose
+gradient is useless, and through classifier and detector together for the safety net
+(:class:`~gancourse.defenses.detector.GuardedClassifier`) and MagNet
+(:class:`~gancourse.defenses.magnet.GuardedMagNet`). Attacks (rows): FGSM, RAND+FGSM, PGD, DeepFool, JSMA
+(towards the next class, ≤ 10% of the pixels), C&W-L2 — oblivious, the last three not bounded by ε;
+substitute black-box (FGSM on the substitute), AdvGAN (untargeted) and AI-GAN (towards the next class), with
+generators trained against the bare classifier — fixed; and the adaptive attack
+(:class:`~gancourse.attacks.adaptive.AdaptivePGD`): untargeted, margin loss, as many steps as the oblivious
+PGD, :data:`ADAPTIVE_RESTARTS` restarts, :data:`EOT_SAMPLES` gradient samples against a randomised defense,
+each image's first success under the defense's own decision kept. Every defense ends with the worst case over
+its ε-bounded rows (:data:`gancourse.matrix.WORST_CASE`).
 :func:`run_book_matrix` runs the whole lineup and writes the result (the ``gancourse matrix`` command).
 """
 
@@ -19,16 +24,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from gancourse.attacks import FGSM, JSMA, PGD, CarliniWagnerL2, DeepFool, RandFGSM
+from gancourse.attacks.adaptive import AdaptivePGD
 from gancourse.attacks.advgan import AdvGAN
 from gancourse.attacks.aigan import AIGAN
 from gancourse.data import make_loaders
 from gancourse.defenses.ape_gan import APEGAN
 from gancourse.defenses.defense_gan import DefenseGAN
 from gancourse.defenses.detector import GuardedClassifier, SafetyNet
-from gancourse.defenses.magnet import MagNet
+from gancourse.defenses.magnet import GuardedMagNet, MagNet
 from gancourse.files import output_folder
 from gancourse.matrix import AttackSpec, Cell, Craft, Defense, run_matrix, write_matrix
 from gancourse.models.classifiers import CLASSIFIERS
@@ -37,6 +42,8 @@ from gancourse.runtime import ChapterRun, best_device
 from gancourse.zoo import Zoo
 
 MAGNET_FALSE_POSITIVES = 0.01  # MagNet's threshold: 1% of clean validation images rejected (as in chapter 09)
+ADAPTIVE_RESTARTS = 2  # the adaptive attack's random starts (each later one only for the images not yet fooled)
+EOT_SAMPLES = 2  # forward passes averaged per gradient against a randomised defense (Defense-GAN's restarts)
 
 
 def book_defenses(zoo: Zoo, name: str, validation: torch.Tensor) -> list[Defense]:
@@ -53,29 +60,21 @@ def book_defenses(zoo: Zoo, name: str, validation: torch.Tensor) -> list[Defense
                                    adaptive_target=GuardedClassifier(model, detector.network).eval()))
     magnet = MagNet(zoo.magnet()[0])
     magnet.calibrate(validation, MAGNET_FALSE_POSITIVES)
-    defenses.append(Defense.around("MagNet", model, preprocessor=magnet, detector=magnet))
+    defenses.append(Defense.around("MagNet", model, preprocessor=magnet, detector=magnet,
+                                   adaptive_target=GuardedMagNet(model, magnet).eval()))
     generator = zoo.wgan_gp()[0]["generator"].eval()
     defense_gan = DefenseGAN(generator, 128, steps=profile.projection_steps, restarts=profile.projection_restarts,
-                             seed=zoo.seed)
+                             seed=None)
     defenses.append(Defense.around("Defense-GAN", model, preprocessor=defense_gan))
     ape = APEGAN(zoo.ape_gan(name)[0]["generator"])
     defenses.append(Defense.around("APE-GAN", model, preprocessor=ape))
     return defenses
 
 
-def _second_best(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
-    """The class other than the label that the network ranks highest (its first ``classes`` logits)."""
-    with torch.no_grad():
-        logits = model(images)[:, :classes].clone()
-    logits[torch.arange(len(labels)), labels] = -float("inf")
-    return logits.argmax(1)
-
-
 def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
     """The matrix's rows for classifier ``name``, from ``zoo``'s models (see the module docstring)."""
     bundle, profile = zoo.bundle, zoo.profile
     eps, classes, steps = bundle.info.linf_budget, len(bundle.info.classes), profile.attack_steps
-    adaptive_steps = max(1, steps // 2)  # each step through Defense-GAN projects every image (L·R passes)
     model = zoo.classifier(name)[0].eval()
     substitute = zoo.substitute(name)[0].eval()
     advgan = AdvGAN(model, {"untargeted": zoo.advgan(name)[0]["generator"]})
@@ -84,9 +83,10 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
     def next_class(attack) -> Craft:
         return lambda images, labels: attack(images, target=(labels + 1) % classes)
 
-    def adaptive(target: nn.Module) -> Craft:
-        attack = PGD(target, eps, steps=adaptive_steps)
-        return lambda images, labels: attack(images, target=_second_best(target, images, labels, classes))
+    def adaptive(defense: Defense) -> Craft:
+        return AdaptivePGD(defense.adaptive_target, eps, steps=steps, restarts=ADAPTIVE_RESTARTS,
+                           eot_samples=EOT_SAMPLES if defense.randomised else 1, classes=classes,
+                           fooled=defense.fooled)
 
     return [
         AttackSpec("FGSM", "oblivious", lambda m: FGSM(m, eps)),
@@ -98,7 +98,7 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
         AttackSpec("substitute (black-box)", "fixed", lambda _: FGSM(substitute, eps)),
         AttackSpec("AdvGAN", "fixed", lambda _: advgan),
         AttackSpec("AI-GAN", "fixed", lambda _: next_class(aigan)),
-        AttackSpec(f"adaptive PGD-{adaptive_steps}", "adaptive", adaptive),
+        AttackSpec(f"adaptive PGD-{steps}×{ADAPTIVE_RESTARTS}", "adaptive", adaptive),
     ]
 
 

@@ -63,6 +63,12 @@ class Preprocessor(nn.Module, ABC):
         super().__init__()
         self.channels = channels
 
+    @property
+    def randomised(self) -> bool:
+        """Whether g draws fresh randomness on every call (an adaptive attacker then averages gradients over
+        it: EOT); False unless a subclass says otherwise."""
+        return False
+
     @abstractmethod
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """g(x) for checked ``images`` already on the networks' device, with the networks frozen in eval mode."""

@@ -160,6 +160,11 @@ class DefenseGAN(Preprocessor, ThresholdDetector):
         self.chunk, self.seed = chunk, seed
         self.threshold = threshold
 
+    @property
+    def randomised(self) -> bool:
+        """True without a seed: every call draws fresh random starts (the paper's defense)."""
+        return self.seed is None
+
     def project(self, images: torch.Tensor) -> Projection:
         """Project ``images`` (N×C×H×W in [0, 1]) with this defense's settings."""
         random = torch.Generator().manual_seed(self.seed) if self.seed is not None else None

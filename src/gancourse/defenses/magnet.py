@@ -93,3 +93,30 @@ class MagNet(Preprocessor, ThresholdDetector):
     def scores(self, images: torch.Tensor) -> torch.Tensor:
         """The detection scores: the reconstruction errors e(x) of :meth:`errors`."""
         return self.errors(images)
+
+
+class GuardedMagNet(nn.Module):
+    """MagNet's whole decision as one network for an adaptive attacker (Carlini & Wagner 2017, "MagNet and
+    'Efficient Defenses …' are not robust"): the reformed classifier's K logits f(AE(x)) and a "rejected"
+    logit that beats them exactly when the detector rejects x,
+
+        z_K(x) = max_j f(AE(x))_j + scale · (e(x) − τ) / τ,      e(x) = ‖AE(x) − x‖₂² / d,
+
+    differentiable through both the reformer and the detector (−∞ while the detector is off, τ = +∞)."""
+
+    def __init__(self, classifier: nn.Module, magnet: MagNet, scale: float = 10.0) -> None:
+        super().__init__()
+        if scale <= 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        self.classifier, self.magnet, self.scale = classifier, magnet, scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        reformed = self.magnet(x)
+        logits = self.classifier(reformed)
+        threshold = self.magnet.threshold
+        if threshold == float("inf"):
+            reject = torch.full_like(logits[:, 0], float("-inf"))
+        else:
+            error = (reformed - x).flatten(1).pow(2).mean(1)
+            reject = logits.amax(1) + self.scale * (error - threshold) / max(threshold, 1e-12)
+        return torch.cat([logits, reject.unsqueeze(1)], dim=1)
