@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from gancourse.attacks import FGSM
+from gancourse.attacks import FGSM, PGD
 from gancourse.cli import main
 from gancourse.evaluate import predict
 from gancourse.matrix import (
@@ -19,10 +19,12 @@ from gancourse.matrix import (
     AttackSpec,
     Cell,
     Defense,
+    epsilon_sweep,
     red_flags,
     robust_table,
     robust_table_text,
     run_matrix,
+    sweep_flags,
     write_matrix,
 )
 from gancourse.robustness import run_book_matrix
@@ -130,6 +132,19 @@ def test_red_flags_name_an_adaptive_attack_weaker_than_others_and_a_black_box_st
     assert "PGD (oblivious) leaves 66%" in flags[0] and "overlap" in flags[0]      # 0.66 vs 0.68 on 200: noise
     assert "transfer (fixed) leaves 30%" in flags[1] and "separate" in flags[1]
     assert "black-box transfer" in flags[2] and "PGD" in flags[2]
+
+
+def test_an_epsilon_sweep_reaches_zero_against_no_defense_and_flags_a_defense_that_stops_it(fixture):
+    model, images, labels, defenses = fixture
+    pgd = lambda eps: AttackSpec("PGD", "oblivious", lambda m: PGD(m, eps, steps=10))  # noqa: E731
+    sweep = epsilon_sweep(defenses[0], pgd, [0.0, 0.1, 0.5], images, labels)
+    assert [cell.attack for cell in sweep] == ["PGD ε=0", "PGD ε=0.1", "PGD ε=0.5"]
+    assert sweep[0].robust == 1.0 and sweep[-1].robust == 0.0 and sweep_flags(sweep) == []
+    blind = Defense("blind", lambda x: labels.clone(), model, model)
+    stuck = epsilon_sweep(blind, pgd, [0.5], images, labels)     # answers the true labels, whatever it sees
+    assert stuck[0].robust == 1.0 and "still leaves 100%" in sweep_flags(stuck)[0]
+    with pytest.raises(ValueError, match="increasing"):
+        epsilon_sweep(defenses[0], pgd, [0.3, 0.1], images, labels)
 
 
 def test_a_defense_is_fooled_only_by_an_accepted_wrong_answer(fixture):

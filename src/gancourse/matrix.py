@@ -236,6 +236,35 @@ def red_flags(cells: list[Cell]) -> list[str]:
     return flags
 
 
+SWEEP_FLOOR = 0.05
+"""An ε sweep's strongest budget should leave (the lower end of the 95% interval of) at most this robust."""
+
+
+def epsilon_sweep(defense: Defense, attack: Callable[[float], AttackSpec], epsilons: list[float],
+                  images: torch.Tensor, labels: torch.Tensor) -> list[Cell]:
+    """``attack(ε)`` against ``defense`` at each budget of ``epsilons`` (increasing), one cell per budget with
+    ``attack`` named ``"<name> ε=<ε>"``. A sound evaluation sees robustness fall towards 0 as ε grows
+    (:func:`sweep_flags`); with ε = 0.5 an ℓ∞ attacker may turn every image into a uniform grey."""
+    if not epsilons or list(epsilons) != sorted(set(epsilons)) or epsilons[0] < 0:
+        raise ValueError(f"epsilons must be distinct, non-negative and increasing, got {epsilons}")
+    cells = []
+    for eps in epsilons:
+        spec = attack(eps)
+        renamed = AttackSpec(f"{spec.name} ε={eps:g}", spec.kind, spec.make, spec.bounded)
+        cells += [cell for cell in run_matrix([renamed], [defense], images, labels) if cell.attack == renamed.name]
+    return cells
+
+
+def sweep_flags(sweep: list[Cell], floor: float = SWEEP_FLOOR) -> list[str]:
+    """A red flag when the largest budget of an :func:`epsilon_sweep` leaves more than ``floor`` robust (the
+    lower end of its 95% interval above it): the attack, not the defense, has stopped."""
+    last = sweep[-1]
+    if last.robust_interval()[0] <= floor:
+        return []
+    return [f"{last.defense}: {last.attack} still leaves {_percent(last)} robust: robustness should fall towards "
+            f"0 as ε grows; an attack that cannot get there is failing (e.g. at a masked gradient)"]
+
+
 def _separation(weaker: Cell, stronger: Cell) -> str:
     separate = weaker.robust_interval()[1] < stronger.robust_interval()[0]
     return " (the intervals separate)" if separate else " (the intervals overlap: possibly sampling noise)"
