@@ -90,6 +90,45 @@ def test_check_gradient_penalty_names_each_mistake(mistake, words):
     assert_caught(check_gradient_penalty(student), *words)
 
 
+def _variant(critic, real, fake, weight=10.0, *, mix="right", wrt="mixed", reduce="sum", form="textbook"):
+    """Students' penalties written in other ways: right ones (``form``) and wrong ones (``mix``, ``wrt``,
+    ``reduce``)."""
+    n = real.shape[0]
+    epsilon = torch.rand(n).view(n, 1, 1, 1) if form == "view" else torch.rand(n, 1, 1, 1)
+    a, b = {"right": (real, fake), "real-real": (real, real), "fake-fake": (fake, fake)}[mix]
+    if wrt == "real":
+        a = a.clone().requires_grad_(True)
+    if wrt == "fake":
+        b = b.clone().requires_grad_(True)
+    mixed = b + epsilon * (a - b) if form == "offset" else epsilon * a + (1 - epsilon) * b
+    if wrt == "mixed":
+        mixed.requires_grad_(True)
+    scores = critic(mixed)
+    inputs = {"mixed": mixed, "real": a, "fake": b}[wrt]
+    if reduce == "grad_outputs":
+        gradient, = torch.autograd.grad(scores, inputs, grad_outputs=torch.ones_like(scores), create_graph=True)
+    else:
+        gradient, = torch.autograd.grad(scores.sum() if reduce == "sum" else scores.mean(), inputs, create_graph=True)
+    return weight * ((gradient.reshape(n, -1).norm(2, dim=1) - 1) ** 2).mean()
+
+
+@pytest.mark.parametrize("variant", [{"form": "view"}, {"form": "offset"}, {"reduce": "grad_outputs"}])
+def test_check_gradient_penalty_passes_correct_solutions_written_differently(variant):
+    result = check_gradient_penalty(lambda c, r, f, weight=10.0: _variant(c, r, f, weight, **variant))
+    assert result.passed, str(result)
+
+
+@pytest.mark.parametrize(("mistake", "words"), [
+    ({"mix": "real-real"}, ("real examples themselves",)),
+    ({"mix": "fake-fake"}, ("fake examples themselves",)),
+    ({"wrt": "real"}, ("respect to the real examples",)),
+    ({"wrt": "fake"}, ("respect to the fake examples",)),
+    ({"reduce": "mean"}, ("mean of the critic's scores",)),
+])
+def test_check_gradient_penalty_names_the_mistake_of_each_wrong_variant(mistake, words):
+    assert_caught(check_gradient_penalty(lambda c, r, f, weight=10.0: _variant(c, r, f, weight, **mistake)), *words)
+
+
 def test_check_gradient_penalty_catches_a_missing_weight_and_a_vector_result():
     assert_caught(check_gradient_penalty(lambda c, r, f, weight=10.0: penalty(c, r, f, 1.0)), "λ")
     student = lambda c, r, f, weight=10.0: penalty(c, r, f, weight) * torch.ones(3)  # noqa: E731

@@ -190,7 +190,7 @@ def check_gradient_penalty(student: Callable) -> CheckResult:
             expected = _penalty_on(critic, mixed, weight)
             case = f"a critic with gradient w + {curvature}·x, λ = {weight}"
             if not torch.allclose(value.detach().reshape(()), expected, rtol=1e-4, atol=1e-6):
-                _diagnose_penalty_value(critic, mixed, weight, value.detach().reshape(()), case)
+                _diagnose_penalty_value(critic, real, fake, mixed, weight, value.detach().reshape(()), case)
             if value.grad_fn is None:
                 raise _Failure("the penalty does not depend on the critic's weights, so the critic cannot "
                                "minimise it: take the gradient with torch.autograd.grad(..., create_graph=True)")
@@ -203,10 +203,21 @@ def check_gradient_penalty(student: Callable) -> CheckResult:
     return _run_check("gradient penalty (exercise 02)", student, body)
 
 
+def _interpolation_weights(real: torch.Tensor, fake: torch.Tensor, mixed: torch.Tensor) -> torch.Tensor:
+    """The ε per example that puts ``mixed`` closest to ε·x + (1 − ε)·x̃ (least squares)."""
+    direction = (real - fake).flatten(1)
+    return ((mixed - fake).flatten(1) * direction).sum(1) / direction.pow(2).sum(1)
+
+
 def _diagnose_interpolates(real: torch.Tensor, fake: torch.Tensor, mixed: torch.Tensor) -> None:
+    for name, batch, other in (("real", real, "fake"), ("fake", fake, "real")):
+        if torch.allclose(mixed, batch, atol=1e-6):
+            raise _Failure(f"the critic saw the {name} examples themselves: x̂ must mix each real example with a "
+                           f"fake one, x̂ = ε·x + (1 − ε)·x̃; mixing {name} with {name} gives the {name} batch back "
+                           f"(is one of your two batches the {other} one?)")
     direction = (real - fake).flatten(1)
     offset = (mixed - fake).flatten(1)
-    epsilons = (offset * direction).sum(1) / direction.pow(2).sum(1)      # least squares per example
+    epsilons = _interpolation_weights(real, fake, mixed)
     residual = (offset - epsilons[:, None] * direction).abs().max()
     if residual > 1e-4:
         raise _Failure("the critic was not evaluated on points of the segments between each real and fake "
@@ -219,11 +230,19 @@ def _diagnose_interpolates(real: torch.Tensor, fake: torch.Tensor, mixed: torch.
                        "not one for the whole batch")
 
 
-def _diagnose_penalty_value(critic: _RecordingCritic, mixed: torch.Tensor, weight: float, value: torch.Tensor,
-                            case: str) -> None:
+def _diagnose_penalty_value(critic: _RecordingCritic, real: torch.Tensor, fake: torch.Tensor, mixed: torch.Tensor,
+                            weight: float, value: torch.Tensor, case: str) -> None:
     gradient = critic.weights.detach() + critic.curvature * mixed.flatten(1)
     norms = gradient.norm(dim=1)
+    epsilons = _interpolation_weights(real, fake, mixed)
     candidates = {
+        "you took the gradient with respect to the real examples (∂C(x̂)/∂x = ε·∇C(x̂)); take it with respect to "
+        "the interpolates x̂ themselves": weight * (epsilons * norms - 1).pow(2).mean(),
+        "you took the gradient with respect to the fake examples (∂C(x̂)/∂x̃ = (1 − ε)·∇C(x̂)); take it with "
+        "respect to the interpolates x̂ themselves": weight * ((1 - epsilons) * norms - 1).pow(2).mean(),
+        "you differentiated the mean of the critic's scores, which divides every example's gradient by the batch "
+        "size; differentiate their sum (or pass grad_outputs=torch.ones_like(scores))":
+            weight * (norms / len(mixed) - 1).pow(2).mean(),
         "you penalised the squared norm, (‖∇‖² − 1)²; the penalty is (‖∇‖₂ − 1)²":
             weight * (norms.pow(2) - 1).pow(2).mean(),
         "you took one norm over the whole batch; take the norm per example (over C×H×W), then average":
