@@ -110,13 +110,14 @@ def test_generator_loss_known_answers():
     networks = nn.ModuleDict({"G_ab": Scale(0.5), "G_ba": Scale(1.0), "D_a": Scale(1.0), "D_b": Scale(1.0)})
     a, b = torch.full((2, 1, 4, 4), 0.4), torch.full((2, 1, 4, 4), 0.8)
     terms = generator_loss(networks, a, b)
-    assert terms["gan_loss"].item() == pytest.approx(0.5 * (0.2 - 1) ** 2 + 0.5 * (0.8 - 1) ** 2)   # D_B(G(a)), D_A(F(b))
+    assert terms["gan_loss"].item() == pytest.approx((0.2 - 1) ** 2 + (0.8 - 1) ** 2)   # D_B(G(a)), D_A(F(b)); no ½
     assert terms["cycle_loss"].item() == pytest.approx(0.2 + 0.4)      # |F(G(a)) − a| + |G(F(b)) − b|
     assert terms["identity_loss"].item() == pytest.approx(0.4 + 0.0)   # |G(b) − b| + |F(a) − a|
-    assert terms["loss"].item() == pytest.approx(0.34 + 10 * 0.6 + 10 * 0.5 * 0.4)
+    assert terms["loss"].item() == pytest.approx(0.68 + 10 * 0.6 + 10 * 0.5 * 0.4)
     assert torch.equal(terms["fake_b"], 0.5 * a) and torch.equal(terms["fake_a"], b)
     no_identity = generator_loss(networks, a, b, identity_weight=0.0)
-    assert no_identity["identity_loss"].item() == 0.0 and no_identity["loss"].item() == pytest.approx(6.34)
+    assert no_identity["identity_loss"].item() == 0.0 and no_identity["loss"].item() == pytest.approx(6.68)
+    assert generator_loss(networks, a, b, gan_weight=2.0)["loss"].item() == pytest.approx(2 * 0.68 + 6.0 + 2.0)
     with pytest.raises(ValueError, match="missing \\['D_b'\\]"):
         generator_loss(nn.ModuleDict({key: networks[key] for key in ("G_ab", "G_ba", "D_a")}), a, b)
 

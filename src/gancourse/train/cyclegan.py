@@ -3,13 +3,15 @@
 Two generators G: A → B and F: B → A, two discriminators D_B (real b vs G(a)) and D_A (real a vs F(b)),
 least-squares adversarial losses, and the generators' objective
 
-    L = L_GAN(G, D_B) + L_GAN(F, D_A) + λ_cyc · L_cyc + λ_id · λ_cyc · L_id
-    L_GAN(G, D_B) = ½ E (D_B(G(a)) − 1)²                                  (LSGAN, averaged over patches)
+    L = λ_GAN · (L_GAN(G, D_B) + L_GAN(F, D_A)) + λ_cyc · L_cyc + λ_id · λ_cyc · L_id
+    L_GAN(G, D_B) = E (D_B(G(a)) − 1)²                                    (least squares, averaged over patches)
     L_cyc = E ‖F(G(a)) − a‖₁ + E ‖G(F(b)) − b‖₁                           (cycle consistency, λ_cyc = 10)
     L_id  = E ‖G(b) − b‖₁ + E ‖F(a) − a‖₁                                 (identity, λ_id = 0.5)
 
-with the paper's weights. Each discriminator minimises ½ E (D(real) − 1)² + ½ E D(fake)², the fakes drawn
-from a pool of the last 50 generated images (half the time) to damp oscillation, as in the paper.
+with the paper's weights and, like the paper and its code, no ½ on the generators' adversarial terms. Each
+discriminator minimises ½ E (D(real) − 1)² + ½ E D(fake)² (the code's halving, which slows D relative to G),
+the fakes drawn from a pool of the last 50 generated images (half the time) to damp oscillation, as in the
+paper.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from gancourse.checkpoints import ProgressFile
-from gancourse.losses import d_loss_least_squares, g_loss_least_squares
+from gancourse.losses import d_loss_least_squares
 from gancourse.train.loop import History, TrainingRun, endless
 from gancourse.validation import check_count, check_positive
 
 CYCLE_WEIGHT = 10.0    # λ_cyc of the paper
 IDENTITY_WEIGHT = 0.5  # λ_id, relative to λ_cyc (the paper's 0.5 · λ_cyc)
+GAN_WEIGHT = 1.0       # λ_GAN on the generators' adversarial terms: the paper's 1 (no ½)
 
 
 def cycle_loss(original: torch.Tensor, reconstructed: torch.Tensor) -> torch.Tensor:
@@ -36,6 +39,11 @@ def cycle_loss(original: torch.Tensor, reconstructed: torch.Tensor) -> torch.Ten
         raise ValueError(f"the reconstruction {tuple(reconstructed.shape)} must have the original's shape "
                          f"{tuple(original.shape)}")
     return (reconstructed - original).abs().mean()
+
+
+def adversarial_term(scores: torch.Tensor) -> torch.Tensor:
+    """A generator's adversarial term L_GAN = E (D(G(a)) − 1)², averaged over the patches' scores."""
+    return (scores - 1).pow(2).mean()
 
 
 def _cycle_networks(networks: nn.ModuleDict) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module]:
@@ -48,22 +56,22 @@ def _cycle_networks(networks: nn.ModuleDict) -> tuple[nn.Module, nn.Module, nn.M
 
 def generator_loss(networks: nn.ModuleDict, real_a: torch.Tensor, real_b: torch.Tensor, *,
                    cycle_weight: float = CYCLE_WEIGHT, identity_weight: float = IDENTITY_WEIGHT,
-                   ) -> dict[str, torch.Tensor]:
+                   gan_weight: float = GAN_WEIGHT) -> dict[str, torch.Tensor]:
     """The generators' objective (module docstring) on one pair of batches, with G = ``networks["G_ab"]``,
     F = ``networks["G_ba"]``, D_A = ``networks["D_a"]`` and D_B = ``networks["D_b"]``:
 
-        L = L_GAN(G, D_B) + L_GAN(F, D_A) + λ_cyc · L_cyc + λ_id · λ_cyc · L_id
+        L = λ_GAN · (L_GAN(G, D_B) + L_GAN(F, D_A)) + λ_cyc · L_cyc + λ_id · λ_cyc · L_id
 
     Returns the terms under ``"gan_loss"`` (both directions), ``"cycle_loss"`` and ``"identity_loss"`` (zero,
     and not computed, when λ_id · λ_cyc = 0), their weighted sum under ``"loss"``, and the translations
     G(a), F(b) under ``"fake_b"``, ``"fake_a"`` (what the discriminators see next)."""
     g_ab, g_ba, d_a, d_b = _cycle_networks(networks)
     fake_b, fake_a = g_ab(real_a), g_ba(real_b)
-    gan = g_loss_least_squares(d_b(fake_b)) + g_loss_least_squares(d_a(fake_a))
+    gan = adversarial_term(d_b(fake_b)) + adversarial_term(d_a(fake_a))
     cycle = cycle_loss(real_a, g_ba(fake_b)) + cycle_loss(real_b, g_ab(fake_a))
     identity = (cycle_loss(real_b, g_ab(real_b)) + cycle_loss(real_a, g_ba(real_a))
                 if cycle_weight * identity_weight > 0 else torch.zeros((), device=real_a.device))
-    loss = gan + cycle_weight * cycle + cycle_weight * identity_weight * identity
+    loss = gan_weight * gan + cycle_weight * cycle + cycle_weight * identity_weight * identity
     return {"loss": loss, "gan_loss": gan, "cycle_loss": cycle, "identity_loss": identity,
             "fake_a": fake_a, "fake_b": fake_b}
 
@@ -103,7 +111,7 @@ def domain_batches(loader: DataLoader) -> Iterator[torch.Tensor]:
 
 def train_cyclegan(networks: nn.ModuleDict, loader_a: DataLoader, loader_b: DataLoader, iterations: int, *,
                    cycle_weight: float = CYCLE_WEIGHT, identity_weight: float = IDENTITY_WEIGHT,
-                   lr: float = 2e-4, device: torch.device | str = "cpu", progress: ProgressFile | None = None,
+                   gan_weight: float = GAN_WEIGHT, lr: float = 2e-4, device: torch.device | str = "cpu", progress: ProgressFile | None = None,
                    save_every: int = 100, seed: int = 0) -> History:
     """Train ``networks`` (``G_ab``, ``G_ba``, ``D_a``, ``D_b``) for ``iterations`` steps of the module
     docstring's objective, Adam(lr, β = (0.5, 0.999)) as in the paper. ``cycle_weight = 0`` drops the cycle
@@ -112,6 +120,7 @@ def train_cyclegan(networks: nn.ModuleDict, loader_a: DataLoader, loader_b: Data
     check_count("iterations", iterations)
     check_positive("cycle_weight", cycle_weight, allow_zero=True)
     check_positive("identity_weight", identity_weight, allow_zero=True)
+    check_positive("gan_weight", gan_weight)
     g_ab, g_ba, d_a, d_b = _cycle_networks(networks)
     networks.to(device)
     optimiser_g = torch.optim.Adam([*g_ab.parameters(), *g_ba.parameters()], lr=lr, betas=(0.5, 0.999))
@@ -129,7 +138,8 @@ def train_cyclegan(networks: nn.ModuleDict, loader_a: DataLoader, loader_b: Data
 
         for discriminator in (d_a, d_b):
             discriminator.requires_grad_(False)
-        terms = generator_loss(networks, real_a, real_b, cycle_weight=cycle_weight, identity_weight=identity_weight)
+        terms = generator_loss(networks, real_a, real_b, cycle_weight=cycle_weight, identity_weight=identity_weight,
+                               gan_weight=gan_weight)
         optimiser_g.zero_grad(set_to_none=True)
         terms["loss"].backward()
         optimiser_g.step()
