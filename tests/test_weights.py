@@ -26,6 +26,7 @@ from gancourse.weights import (
     publish,
     raw_weights_url,
     read_manifest,
+    unpublish,
     verify_folder,
 )
 from gancourse.zoo import Call, Zoo
@@ -64,6 +65,15 @@ def test_publish_writes_the_file_and_its_manifest_entry(tmp_path):
     assert verify_folder(tmp_path / "weights") == []
     table = manifest_table(read_manifest(tmp_path / "weights"))
     assert entry.file in table and "float32" in table and "test_accuracy 0.5" in table
+
+
+def test_unpublish_removes_the_file_and_its_entry_and_refuses_an_unknown_file(tmp_path):
+    _, entry = published(tmp_path)
+    folder = tmp_path / "weights"
+    with pytest.raises(ValueError, match="not published"):
+        unpublish("other.pt", folder)
+    assert main(["weights", "remove", entry.file, "--folder", str(folder)]) == 0
+    assert read_manifest(folder) == {} and not (folder / entry.file).exists() and verify_folder(folder) == []
 
 
 def test_float32_round_trip_is_exact(tmp_path):

@@ -202,6 +202,15 @@ def _weights(args: argparse.Namespace) -> int:
                                             f"published {entry.file} ({entry.size / 1e6:.2f} MB, {entry.dtype})"))
         return 0
     folder = args.folder or weights_folder()
+    if args.action == "remove":
+        from gancourse.weights import unpublish
+
+        if not args.models:
+            raise ValueError("name the published files to remove (see gancourse weights list)")
+        for file in args.models:
+            entry = unpublish(file, folder)
+            print(f"removed {file} ({entry.name}, {entry.provenance.steps:,} steps) from {folder}")
+        return 0
     if args.action == "list":
         print(manifest_table(read_manifest(folder)))
         return 0
@@ -296,11 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(run=_stylegan_r1_sweep)
 
     weights = commands.add_parser("weights", help="the book's published weights (weights/ and its manifest)")
-    weights.add_argument("action", choices=("verify", "list", "publish"),
+    weights.add_argument("action", choices=("verify", "list", "publish", "remove"),
                          help="verify: every file exists and matches its SHA-256 and size, no unlisted files, "
                               "within the 60 MB budget; list: the manifest as a table; publish: publish the "
-                              "reference models named (default: all) that train-reference finished")
-    weights.add_argument("models", nargs="*", help="publish: reference models (see train-reference --list)")
+                              "reference models named (default: all) that train-reference finished; remove: "
+                              "remove the published files named (e.g. superseded by a later training stage)")
+    weights.add_argument("models", nargs="*", help="publish: reference models (see train-reference --list); "
+                                                   "remove: file names (see list)")
     weights.add_argument("--folder", default=None, help="the weights folder (default: weights/ of this checkout)")
     weights.set_defaults(run=_weights)
     return parser

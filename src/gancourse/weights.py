@@ -478,6 +478,23 @@ def publish(store: CheckpointStore, name: str, config: Mapping[str, Any], dtype:
     return entry
 
 
+def unpublish(file: str, folder: str | Path | None = None) -> Entry:
+    """Remove the published ``file`` (e.g. one a later stage or a new recipe superseded) from the weights
+    folder and its manifest; returns the entry it had.
+
+    Raises:
+        ValueError: ``file`` is not in the manifest (the message lists what is).
+    """
+    folder = Path(folder) if folder is not None else weights_folder()
+    entries = read_manifest(folder)
+    if file not in entries:
+        raise ValueError(f"{file!r} is not published in {folder}; the manifest lists {', '.join(sorted(entries))}")
+    remaining = {name: entry for name, entry in entries.items() if name != file}
+    _write_manifest(folder, remaining)
+    (folder / file).unlink(missing_ok=True)
+    return entries[file]
+
+
 def verify_folder(folder: str | Path, budget_bytes: int = FOLDER_BUDGET_BYTES) -> list[str]:
     """Every problem of a weights folder, in words (none: it is sound): a malformed manifest, a listed file
     that is missing or whose size or SHA-256 differs from the manifest's, a ``.pt`` file the manifest does
