@@ -223,6 +223,17 @@ def _weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def _costs(args: argparse.Namespace) -> int:
+    import os
+
+    from gancourse.costs import book_workloads, costs_table
+    from gancourse.train.loop import NO_PROGRESS_BAR_ENV
+
+    os.environ[NO_PROGRESS_BAR_ENV] = "1"
+    print(costs_table(book_workloads(), measure=args.measure))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line: one subcommand per job (module docstring)."""
     parser = argparse.ArgumentParser(prog="gancourse", description=__doc__,
@@ -303,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--steps", type=int, default=3_000, help="training steps of each (default 3,000)")
     sweep.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     sweep.set_defaults(run=_stylegan_r1_sweep)
+
+    costs = commands.add_parser("costs", help="FLOPs of the heavy loops and their predicted time per GPU")
+    costs.add_argument("--measure", action="store_true",
+                       help="also time each loop on this CPU against a large matrix multiply (a minute)")
+    costs.set_defaults(run=_costs)
 
     weights = commands.add_parser("weights", help="the book's published weights (weights/ and its manifest)")
     weights.add_argument("action", choices=("verify", "list", "publish", "remove"),
