@@ -64,7 +64,8 @@ LOSSES = {"ce": cross_entropy_loss, "margin": margin_loss}
 
 
 class AdaptivePGD(Attack):
-    """Untargeted ℓ∞ PGD on :func:`margin_loss` with random restarts and EOT (module docstring).
+    """Untargeted ℓ∞ PGD with random restarts (cross-entropy and margin loss in turn), EOT, and each image's
+    first success kept (module docstring).
 
     Args:
         model: the adaptive target (logits; columns from ``classes`` on are "rejected" logits).
