@@ -234,6 +234,17 @@ def _costs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gpu_check(args: argparse.Namespace) -> int:
+    import os
+
+    from gancourse.gpu_check import gpu_check_table, run_gpu_check
+    from gancourse.train.loop import NO_PROGRESS_BAR_ENV
+
+    os.environ[NO_PROGRESS_BAR_ENV] = "1"
+    print(gpu_check_table(run_gpu_check(args.device, smoke=args.smoke, output=args.output)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line: one subcommand per job (module docstring)."""
     parser = argparse.ArgumentParser(prog="gancourse", description=__doc__,
@@ -319,6 +330,13 @@ def build_parser() -> argparse.ArgumentParser:
     costs.add_argument("--measure", action="store_true",
                        help="also time each loop on this CPU against a large matrix multiply (a minute)")
     costs.set_defaults(run=_costs)
+
+    gpu = commands.add_parser("gpu-check", help="time the heavy loops on one CUDA GPU against the cost model "
+                                                "(a few minutes; JSON and a table)")
+    gpu.add_argument("--device", default="cuda", help="the device (default: cuda; refused without CUDA)")
+    gpu.add_argument("--smoke", action="store_true", help="toy sizes: proves the code path, measures nothing")
+    gpu.add_argument("--output", default="gpu-check", help="folder for gpu_check.json and gpu_check.txt")
+    gpu.set_defaults(run=_gpu_check)
 
     weights = commands.add_parser("weights", help="the book's published weights (weights/ and its manifest)")
     weights.add_argument("action", choices=("verify", "list", "publish", "remove"),

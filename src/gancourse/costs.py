@@ -36,6 +36,7 @@ DEVICE_PEAKS = {  # dense FLOP/s from the vendors' data sheets: fp32 on the CUDA
     "L4": {"fp32": 30.3e12, "tf32": 60.0e12},
     "A100": {"fp32": 19.5e12, "tf32": 156e12},
     "H100 SXM": {"fp32": 67e12, "tf32": 494.7e12},
+    "H200": {"fp32": 67e12, "tf32": 494.7e12},
 }
 ASSUMED_GPU_EFFICIENCY = 0.2
 """The fraction of peak assumed for the book's small-image loops on a GPU until measured (batches of 28×28
@@ -94,77 +95,91 @@ def _images(count: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.rand(count, 1, 28, 28, generator=random), torch.randint(0, 10, (count,), generator=random)
 
 
-def classifier_step(name: str, batch: int) -> Workload:
+def classifier_step(name: str, batch: int, device: torch.device | str = "cpu") -> Workload:
     """One Adam step of classifier ``name`` on a batch of ``batch`` images (:func:`train_classifier`)."""
     images, labels = _images(batch)
     loader = DataLoader(TensorDataset(images, labels), batch_size=batch)
-    model = build_classifier(name)
+    model = build_classifier(name).to(device)
     return Workload.counted(f"classifier {name}: training step", f"batch of {batch}",
-                            lambda: train_classifier(model, loader, 1))
+                            lambda: train_classifier(model, loader, 1, device=device))
 
 
-def wgan_gp_step(batch: int = 50) -> Workload:
+def wgan_gp_step(batch: int = 50, device: torch.device | str = "cpu") -> Workload:
     """One generator step of the Defense-GAN paper's WGAN-GP: 5 critic steps with the gradient penalty, then
     one generator step (:func:`train_gan`), batch ``batch``."""
     torch.manual_seed(0)
-    generator, critic = WGANGPGenerator(128), WGANGPCritic()
+    generator, critic = WGANGPGenerator(128).to(device), WGANGPCritic().to(device)
     setup = GANSetup(generator, critic, torch.optim.Adam(generator.parameters(), 1e-4, betas=(0.5, 0.9)),
                      torch.optim.Adam(critic.parameters(), 1e-4, betas=(0.5, 0.9)), loss="wasserstein", d_steps=5,
                      gradient_penalty_weight=10.0)
     batches = endless(DataLoader(TensorDataset(*_images(batch)), batch_size=batch))
     return Workload.counted("WGAN-GP: generator step", f"5 critic steps + 1 generator step, batch {batch}",
-                            lambda: train_gan(setup, batches, 1, progress_bar=False))
+                            lambda: train_gan(setup, batches, 1, device=device, progress_bar=False))
 
 
-def projection_pass(latent_dim: int = 128) -> Workload:
-    """One step of Defense-GAN's projection for one image and one restart: G(z) and the gradient of
-    ‖G(z) − x‖² with respect to z (a projection costs L·R of them per image)."""
-    generator = WGANGPGenerator(latent_dim).eval().requires_grad_(False)
-    z = torch.zeros(1, latent_dim, requires_grad=True)
-    target = _images(1)[0]
+def projection_pass(batch: int = 1, latent_dim: int = 128, device: torch.device | str = "cpu") -> Workload:
+    """One step of Defense-GAN's projection for ``batch`` (image, restart) pairs: G(z) and the gradient of
+    ‖G(z) − x‖² with respect to z (projecting an image costs L·R of them)."""
+    generator = WGANGPGenerator(latent_dim).to(device).eval().requires_grad_(False)
+    z = torch.zeros(batch, latent_dim, device=device, requires_grad=True)
+    target = _images(batch)[0].to(device)
 
     def step() -> None:
         torch.autograd.grad((generator(z) - target).pow(2).mean(), z)
 
-    return Workload.counted("Defense-GAN: projection step", "one image, one restart", step)
+    return Workload.counted("Defense-GAN: projection step", f"{batch} image-restart pair(s)", step)
 
 
-def pgd_step(name: str = "A") -> Workload:
-    """One PGD step against classifier ``name`` for one image: a forward pass and the input gradient."""
-    model = build_classifier(name).eval().requires_grad_(False)
-    images, labels = _images(1)
+def pgd_step(name: str = "A", batch: int = 1, device: torch.device | str = "cpu") -> Workload:
+    """One PGD step against classifier ``name`` for ``batch`` images: a forward pass and the input gradient."""
+    model = build_classifier(name).to(device).eval().requires_grad_(False)
+    images, labels = (tensor.to(device) for tensor in _images(batch))
     images.requires_grad_(True)
 
     def step() -> None:
         torch.autograd.grad(nn.functional.cross_entropy(model(images), labels), images)
 
-    return Workload.counted(f"PGD step against classifier {name}", "one image", step)
+    return Workload.counted(f"PGD step against classifier {name}", f"{batch} image(s)", step)
 
 
-def book_workloads(batch: int = 64) -> list[Workload]:
-    """The workloads the chapters' heavy loops are made of, counted now."""
-    return [*(classifier_step(name, batch) for name in CLASSIFIERS), wgan_gp_step(), projection_pass(), pgd_step()]
+def book_workloads(batch: int = 64, per_image_batch: int = 256, device: torch.device | str = "cpu",
+                   ) -> list[Workload]:
+    """The workloads the chapters' heavy loops are made of, counted now: training steps at ``batch`` (the
+    WGAN-GP at the paper's 50), projection and PGD steps over ``per_image_batch`` images at once (as the
+    chapters batch them)."""
+    return [*(classifier_step(name, batch, device) for name in CLASSIFIERS), wgan_gp_step(device=device),
+            projection_pass(per_image_batch, device=device), pgd_step("A", per_image_batch, device)]
 
 
-def achieved_rate(run: Callable[[], object], flops: int, repeats: int = 3) -> float:
-    """FLOP/s that ``run()`` (costing ``flops``) reaches on this machine: the best of ``repeats`` timings
-    after one warm-up run."""
+def achieved_rate(run: Callable[[], object], flops: int, repeats: int = 3,
+                  device: torch.device | str = "cpu") -> float:
+    """FLOP/s that ``run()`` (costing ``flops``) reaches on ``device``: the best of ``repeats`` timings after
+    one warm-up run (on a GPU, with the queue drained before and after each)."""
+    return flops / best_seconds(run, repeats, device)
+
+
+def best_seconds(run: Callable[[], object], repeats: int = 3, device: torch.device | str = "cpu") -> float:
+    """The shortest of ``repeats`` timings of ``run()`` after one warm-up run (on a GPU, with the queue
+    drained before and after each)."""
     run()
-    best = min(_timed(run) for _ in range(repeats))
-    return flops / best
+    return min(_timed(run, torch.device(device)) for _ in range(repeats))
 
 
-def _timed(run: Callable[[], object]) -> float:
+def _timed(run: Callable[[], object], device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     started = time.perf_counter()
     run()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     return time.perf_counter() - started
 
 
-def matmul_rate(size: int = 1024) -> float:
-    """FLOP/s of a ``size``×``size`` float32 matrix multiply here: the baseline a loop's rate is compared with
-    (what this machine's BLAS reaches on the most favourable work)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    return achieved_rate(lambda: a @ b, 2 * size ** 3)
+def matmul_rate(size: int = 1024, device: torch.device | str = "cpu") -> float:
+    """FLOP/s of a ``size``×``size`` float32 matrix multiply on ``device``: the baseline a loop's rate is
+    compared with (what the device reaches on the most favourable work)."""
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    return achieved_rate(lambda: a @ b, 2 * size ** 3, device=device)
 
 
 def gpu_peak(device: str) -> float:
