@@ -101,6 +101,8 @@ def test_chapter_02_shows_the_effects_its_prose_claims(layout):
     assert r["ch02_ring_wgan_quality"] < 0.1                                                  # "only" … loosely
     assert r["ch02_fd_wgan"] < 0.75 * r["ch02_fd_dcgan"] and r["ch02_wgan_steps"] > r["ch02_dcgan_steps"]  # "clearly lower"
     assert r["ch02_fd_wgan"] - 13 > 3 * r["ch02_fd_floor"]                                     # not at the floor
+    assert abs(r["ch02_fd_wgan_matched"] - r["ch02_fd_dcgan"]) < 15                          # "cannot be told apart"
+    assert abs(r["ch02_wgan_matched_step"] - r["ch02_dcgan_steps"]) <= 0.2 * r["ch02_dcgan_steps"]
     assert r["ch02_wgan_seconds"] > 5 * r["ch02_dcgan_seconds"]                              # "per second … far ahead"
     assert r["ch02_estimate_final"] < r["ch02_estimate_peak"]                                 # climbs, then falls
     assert r["ch02_corr_after_peak"] > r["ch02_corr_all"]                                     # dragged down by warm-up
