@@ -61,3 +61,24 @@ def test_the_costs_command_prints_every_workload_with_a_prediction_per_card(caps
     lines = capsys.readouterr().out.splitlines()
     assert all(name + " ms" in lines[0] for name in DEVICE_PEAKS)
     assert any(line.startswith("WGAN-GP: generator step") for line in lines) and len(lines) == 9
+
+
+def test_a_cgan_step_costs_what_chapter_03s_solution_says():
+    """ex03-clock quotes 13.04 against 11.22 GFLOP for a step of batch 64 (cGAN, DCGAN): keep it true."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from gancourse.models.dcgan import DCGANDiscriminator, DCGANGenerator
+    from gancourse.train.gan import GANSetup, train_gan
+    from gancourse.train.loop import endless
+
+    counts = {}
+    for classes in (0, 10):
+        torch.manual_seed(0)
+        G = DCGANGenerator(100, (1, 28, 28), num_classes=classes)
+        D = DCGANDiscriminator((1, 28, 28), num_classes=classes)
+        setup = GANSetup(G, D, torch.optim.Adam(G.parameters(), 2e-4), torch.optim.Adam(D.parameters(), 2e-4),
+                         conditional=bool(classes))
+        batches = endless(DataLoader(TensorDataset(torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))),
+                                     batch_size=64))
+        counts[classes] = count_flops(lambda s=setup, b=batches: train_gan(s, b, 1, progress_bar=False)) / 1e9
+    assert counts[0] == pytest.approx(11.22, abs=0.01) and counts[10] == pytest.approx(13.04, abs=0.01)
