@@ -37,32 +37,53 @@ class Counting(nn.Module):
         return self.net(x)
 
 
+def misclassified(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Labels the model gets wrong on every image (the class after its prediction): every margin is positive,
+    so every image is a candidate the defense is asked about."""
+    return (predict(model, images) + 1) % 3
+
+
 def test_the_first_success_under_the_defenses_decision_is_kept_and_ends_the_work_on_that_image():
     model, images = Counting(), torch.rand(6, 1, 4, 4)
-    labels = predict(model, images)
+    labels = misclassified(model, images)
     seen = []
 
     def always(x, y):
         seen.append(x.clone())
         return torch.ones(len(x), dtype=torch.bool)
 
-    adversarial = AdaptivePGD(model, 0.1, steps=5, restarts=3, fooled=always)(images, labels)
-    assert len(seen) == 1                              # judged once, at the random start; no step, no restart
+    adversarial = AdaptivePGD(model, 0.01, steps=5, restarts=3, fooled=always)(images, labels)
+    assert len(seen) == 1 and len(seen[0]) == 6        # judged once, at the random start; no step, no restart
     assert torch.equal(adversarial, seen[0])
-    assert (adversarial - images).abs().max() <= 0.1 + 1e-6
+    assert (adversarial - images).abs().max() <= 0.01 + 1e-6
 
 
 def test_later_restarts_work_only_on_the_images_not_yet_fooled():
     model, images = Counting(), torch.rand(6, 1, 4, 4)
-    labels = predict(model, images)
+    labels = misclassified(model, images)
     sizes = []
 
     def evens(x, y):
         sizes.append(len(x))
         return torch.arange(len(x)) % 2 == 0 if len(x) == 6 else torch.zeros(len(x), dtype=torch.bool)
 
-    AdaptivePGD(model, 0.1, steps=2, restarts=2, fooled=evens)(images, labels)
+    AdaptivePGD(model, 0.01, steps=2, restarts=2, fooled=evens)(images, labels)
     assert sizes == [6, 3, 3, 3, 3, 3]                 # restart 1: steps 0-2 (3 left after step 0); restart 2: 3
+
+
+def test_the_defense_judges_only_candidates_before_a_restarts_last_step():
+    """Correct labels and a tiny budget: no image's margin turns positive, so the (costly) defense is asked
+    nothing until the last step of each restart, and then about every image still unsolved."""
+    model, images = Counting(), torch.rand(6, 1, 4, 4)
+    labels = predict(model, images)
+    sizes = []
+
+    def never(x, y):
+        sizes.append(len(x))
+        return torch.zeros(len(x), dtype=torch.bool)
+
+    AdaptivePGD(model, 1e-4, steps=4, restarts=2, fooled=never)(images, labels)
+    assert sizes == [6, 6]
 
 
 def test_each_step_averages_eot_samples_gradients():
@@ -96,6 +117,20 @@ def test_the_adaptive_attack_is_at_least_as_strong_as_pgd_with_the_same_steps(mn
     pgd = accuracy(model, PGD(model, 0.1, steps=10)(x, y), y)
     adaptive = accuracy(model, AdaptivePGD(model, 0.1, steps=10, restarts=2)(x, y), y)
     assert adaptive <= pgd
+
+
+def test_the_autoattack_row_keeps_the_budget_and_is_at_least_as_strong_as_fgsm(mnist):
+    pytest.importorskip("torchattacks")
+    from gancourse.attacks import FGSM
+    from gancourse.robustness import autoattack_pair
+
+    bundle, model = mnist
+    x, y = bundle.test_images[:100], bundle.test_labels[:100]
+    before = x.clone()
+    adversarial = autoattack_pair(model, 0.1, steps=20)(x, y)
+    assert torch.equal(x, before)
+    assert (adversarial - x).abs().max() <= 0.1 + 1e-6 and adversarial.min() >= 0 and adversarial.max() <= 1
+    assert accuracy(model, adversarial, y) <= accuracy(model, FGSM(model, 0.1)(x, y), y)
 
 
 def test_guarded_magnet_rejects_exactly_what_magnet_rejects():

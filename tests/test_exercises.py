@@ -8,18 +8,29 @@ from gancourse.exercises import check_fgsm, check_gradient_penalty, check_projec
 
 
 def fgsm(model, x, labels, eps, targeted=False, *, sign=True, clip=True, direction=1.0, use_predictions=False,
-         in_place=False):
+         in_place=False, evaluate=True, restore_mode=True, detach=True, backward=False):
     """A student's FGSM with switches for the mistakes the check must catch."""
+    was_training = model.training
+    if evaluate:
+        model.eval()
     inputs = x.clone().requires_grad_(True)
     logits = model(inputs)
     target = logits.argmax(1).detach() if use_predictions else labels
-    gradient, = torch.autograd.grad(F.cross_entropy(logits, target), inputs)
+    loss = F.cross_entropy(logits, target)
+    if backward:
+        loss.backward()
+        gradient = inputs.grad
+    else:
+        gradient, = torch.autograd.grad(loss, inputs, create_graph=not detach)
     step = (gradient.sign() if sign else gradient) * eps * (-1.0 if targeted else 1.0) * direction
+    if restore_mode:
+        model.train(was_training)
     if in_place:
         x += step
         return x.clamp_(0, 1)
-    result = x + step
-    return result.clamp(0, 1) if clip else result
+    result = (x if detach else inputs) + step
+    result = result.clamp(0, 1) if clip else result
+    return result.detach() if detach else result
 
 
 def assert_caught(result, *words):
@@ -40,9 +51,19 @@ def test_check_fgsm_passes_a_correct_solution():
     ({"clip": False}, ("outside [0, 1]",)),
     ({"use_predictions": True}, ("predictions",)),
     ({"in_place": True}, ("in place",)),
+    ({"evaluate": False}, ("dropout", "model.eval()")),
+    ({"detach": False}, ("requires grad", "detach")),
+    ({"backward": True}, (".grad", "autograd.grad")),
 ])
 def test_check_fgsm_names_each_mistake(mistake, words):
     assert_caught(check_fgsm(lambda m, x, y, eps, targeted=False: fgsm(m, x, y, eps, targeted, **mistake)), *words)
+
+
+def test_check_fgsm_passes_a_solution_that_leaves_the_model_in_eval_mode_with_a_note():
+    result = check_fgsm(lambda m, x, y, eps, targeted=False: fgsm(m, x, y, eps, targeted, restore_mode=False))
+    assert result.passed, str(result)
+    assert "model.train(was)" in str(result)
+    assert "left a model" not in str(check_fgsm(fgsm))
 
 
 def test_check_fgsm_reports_stubs_crashes_and_budget_violations():
@@ -135,7 +156,7 @@ def test_check_gradient_penalty_catches_a_missing_weight_and_a_vector_result():
     assert_caught(check_gradient_penalty(student), "single number")
 
 
-def projection(generator, images, starts, steps, lr=10.0, momentum=0.7, *, per_image=True, decay=True,
+def projection(generator, images, starts, steps, lr=10.0, momentum=0.7, *, per_image=True, decay="once",
                in_place=False, return_latents=False):
     """A student's Defense-GAN projection with switches for the mistakes the check must catch."""
     n, restarts, k = starts.shape
@@ -147,7 +168,14 @@ def projection(generator, images, starts, steps, lr=10.0, momentum=0.7, *, per_i
         error = (generator(latent) - targets).flatten(1).pow(2).mean(1)
         gradient, = torch.autograd.grad(error.sum(), latent)
         velocity = momentum * velocity + gradient
-        rate = lr if (step < int(0.8 * steps) or not decay) else lr / 10
+        if decay == "once":
+            rate = lr if step < int(0.8 * steps) else lr / 10
+        elif decay == "compounded":          # the known port's bug: lr *= 0.1 at every step past the decay point
+            rate = lr if step < int(0.8 * steps) else rate / 10
+        elif decay == "every step":
+            rate = (lr if step == 0 else rate) / 10
+        else:
+            rate = lr
         if in_place:
             z.sub_(rate * velocity)
         else:
@@ -166,7 +194,9 @@ def test_check_projection_passes_a_correct_solution():
 
 @pytest.mark.parametrize(("mistake", "words"), [
     ({"per_image": False}, ("one restart for the whole batch",)),
-    ({"decay": False}, ("never drops",)),
+    ({"decay": "never"}, ("never drops",)),
+    ({"decay": "compounded"}, ("compounded",)),
+    ({"decay": "every step"}, ("from the first",)),
     ({"momentum": 0.0}, ("no momentum",)),
     ({"in_place": True}, ("in place",)),
     ({"return_latents": True}, ("latents",)),

@@ -27,7 +27,7 @@ from gancourse.matrix import (
     sweep_flags,
     write_matrix,
 )
-from gancourse.robustness import run_book_matrix
+from gancourse.robustness import AUTOATTACK_NAME, run_book_matrix
 from gancourse.runtime import best_device
 
 
@@ -119,6 +119,36 @@ def test_the_worst_case_counts_an_image_robust_only_if_every_bounded_attack_fail
     assert cells[WORST_CASE].kind == "worst" and cells["clean"].kind == "clean"
 
 
+def test_a_costly_defense_is_scored_on_its_own_prefix_and_an_attack_may_not_apply(fixture):
+    model, images, labels, defenses = fixture
+    costly = Defense("costly", lambda x: predict(model, x), model, model, sample=8, adaptive_sample=5)
+    crafted_counts = []
+
+    def adaptive(defense):
+        if defense.detects:
+            return None                                                      # e.g. an attack with no reject logit
+        attack = FGSM(defense.adaptive_target, 0.3)
+        return lambda x, y: crafted_counts.append(len(x)) or attack(x, y)
+
+    detecting = Defense("detector", defenses[1].classify, model, model, detects=True)
+    attacks = [AttackSpec("FGSM", "oblivious", lambda m: FGSM(m, 0.3)), AttackSpec("adaptive", "adaptive", adaptive)]
+    cells = run_matrix(attacks, [defenses[0], costly, detecting], images, labels)
+    by = {(c.attack, c.defense): c for c in cells}
+    assert by[("FGSM", "none")].n == 12 and by[("FGSM", "costly")].n == 8 and by[("adaptive", "costly")].n == 5
+    assert by[(WORST_CASE, "costly")].n == 5                                 # the images every row scored
+    assert crafted_counts == [12, 5]
+    assert ("adaptive", "detector") not in by and (WORST_CASE, "detector") in by
+    _, _, table = robust_table(cells)
+    assert table.isnan().sum() == 1
+    assert "n/a" in robust_table_text(cells)
+    first_eight = {(c.attack): c for c in run_matrix(attacks[:1], [defenses[0]], images[:8], labels[:8])}
+    assert by[("FGSM", "costly")].robust == first_eight["FGSM"].robust      # the same images, sliced
+    with pytest.raises(ValueError, match="adaptive_sample \\(9\\) cannot exceed sample \\(8\\)"):
+        Defense("bad", lambda x: predict(model, x), model, model, sample=8, adaptive_sample=9)
+    with pytest.raises(ValueError, match="sample must be a positive number"):
+        Defense("bad", lambda x: predict(model, x), model, model, sample=0)
+
+
 def test_red_flags_name_an_adaptive_attack_weaker_than_others_and_a_black_box_stronger_than_white_box():
     def cell(attack, kind, robust, n=200, bounded=True):
         return Cell(attack, "D", robust, 0.0, robust, 0.0, 0.0, 0.0, n, kind, bounded)
@@ -179,6 +209,12 @@ def test_write_matrix_writes_table_json_and_figure(fixture, tmp_path):
     assert png_path.stat().st_size > 1000
 
 
+def test_a_cells_interval_is_the_95_percent_wilson_interval():
+    cell = Cell("PGD", "none", 0.5, 0.0, 0.5, 0.0, 0.0, 0.0, 100, "oblivious", True)
+    low, high = cell.robust_interval()              # 50 of 100: 0.5 ± 0.0962 (Wilson, z = 1.96)
+    assert low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
+
+
 def test_the_robust_table_as_text_has_one_line_per_attack_and_a_column_per_defense():
     cells = [Cell("clean", "none", 1.0, 0.0, 1.0, 0.0, 0.1, 0.0, 8, "clean", True),
              Cell("clean", "MagNet", 0.9, 0.05, 0.9, 0.0, 0.2, 0.0, 8, "clean", True),
@@ -206,9 +242,13 @@ def test_the_matrix_command_runs_the_book_lineup(tmp_path, monkeypatch, capsys):
     result = json.loads((tmp_path / "matrix" / "matrix.json").read_text())
     attacks = {cell["attack"] for cell in result["cells"]}
     defenses = {cell["defense"] for cell in result["cells"]}
-    assert len(result["cells"]) == len(attacks) * len(defenses) == 12 * 7
+    assert len(attacks) == 13 and len(defenses) == 7
     assert {"none", "Defense-GAN", "APE-GAN", "MagNet", "detector"} <= defenses
-    assert {"clean", "AdvGAN", "AI-GAN", "substitute (black-box)"} <= attacks
+    assert {"clean", "AdvGAN", "AI-GAN", "substitute (black-box)", AUTOATTACK_NAME} <= attacks
+    without_autoattack = {cell["defense"] for cell in result["cells"]} - {
+        cell["defense"] for cell in result["cells"] if cell["attack"] == AUTOATTACK_NAME}
+    assert without_autoattack == {"detector", "MagNet", "Defense-GAN"}        # a reject output or randomness
+    assert len(result["cells"]) == 13 * 7 - 3
     assert result["metadata"]["model"] == "D" and result["metadata"]["images"] == 16
     assert result["metadata"]["device"] == best_device().type                # the chapters' rule, not the profile's
     assert main(["matrix", "--profile", "smoke", "--dataset", "mnist5k", "--images", "100000",

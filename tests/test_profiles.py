@@ -15,7 +15,7 @@ def test_each_profile_is_named_after_its_key():
 
 
 @pytest.mark.parametrize("budget", ["batch_size", "classifier_epochs", "gan_iterations", "critic_gan_iterations", "toy_iterations", "loss_comparison_iterations", "projection_steps",
-                                    "projection_restarts", "attack_steps", "eval_size", "defense_eval_size", "attack_gan_iterations",
+                                    "projection_restarts", "attack_steps", "eval_size", "defense_eval_size", "adaptive_eval_size", "attack_gan_iterations",
                                     "adversarial_epochs", "ape_gan_iterations"])
 def test_budgets_grow_from_smoke_to_cpu_to_gpu(budget):
     smoke, cpu, gpu = (getattr(PROFILES[name], budget) for name in ("smoke", "cpu", "gpu"))
@@ -26,6 +26,11 @@ def test_data_sizes_grow_and_gpu_uses_everything():
     assert PROFILES["smoke"].train_size < PROFILES["cpu"].train_size
     assert PROFILES["smoke"].test_size < PROFILES["cpu"].test_size
     assert PROFILES["gpu"].train_size is None and PROFILES["gpu"].test_size is None
+
+
+def test_adaptive_samples_are_a_prefix_of_the_costly_defenses_samples():
+    assert all(profile.adaptive_eval_size <= profile.defense_eval_size <= profile.eval_size
+               for profile in PROFILES.values())
 
 
 def test_gpu_profile_uses_the_defense_gan_paper_setting():

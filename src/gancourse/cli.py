@@ -290,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument("--profile", default="auto", choices=PROFILE_NAMES)
     matrix.add_argument("--model", default="A", help="the classifier (A-E) every defense protects")
     matrix.add_argument("--images", type=int, default=None,
-                        help="test images to evaluate (default: the profile's defense_eval_size)")
+                        help="test images to evaluate (default: the profile's eval_size; Defense-GAN: its "
+                             "defense_eval_size, its adaptive rows adaptive_eval_size)")
     matrix.add_argument("--seed", type=int, default=0)
     matrix.add_argument("--output", default="matrix", help="folder for matrix.csv, matrix.json, matrix.png")
     matrix.set_defaults(run=_matrix)

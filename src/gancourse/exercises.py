@@ -72,23 +72,30 @@ def _returned_tensor(value: object, name: str, like: torch.Tensor) -> torch.Tens
     if value.shape != like.shape:
         raise _Failure(f"{name} returned shape {tuple(value.shape)}; expected {tuple(like.shape)} "
                        "(one output per input, same shape)")
-    return value.detach()
+    if value.requires_grad:
+        raise _Failure(f"{name} returned a tensor that still requires grad (it carries the attack's graph, "
+                       "and the caller's next backward pass would run into it); return result.detach()")
+    return value
 
 
 # --- FGSM (chapter 06) ---------------------------------------------------------------------------------
 
 def _fgsm_cases() -> list[tuple[str, nn.Module, torch.Tensor, torch.Tensor]]:
+    """Three hidden models; the last has dropout and is handed over in training mode, as a model is in the
+    middle of a training loop: an attack must evaluate it in eval mode (the book's attacks do)."""
     generator = torch.Generator().manual_seed(2015)
     torch_state = torch.random.get_rng_state()
     torch.manual_seed(2015)
     linear = nn.Sequential(nn.Flatten(), nn.Linear(36, 4))
     deep = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(64, 8), nn.Tanh(), nn.Linear(8, 4))
+    dropout = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Dropout(0.5), nn.Linear(64, 4))
     torch.random.set_rng_state(torch_state)
     images = torch.rand(32, 1, 6, 6, generator=generator)
     images[:, :, 0] = 0.0                      # pixels on the box's edges: the clip matters there
     images[:, :, -1] = 1.0
     labels = torch.randint(0, 4, (32,), generator=generator)
-    return [("a linear model", linear.eval(), images, labels), ("a small conv net", deep.eval(), images, labels)]
+    return [("a linear model", linear.eval(), images, labels), ("a small conv net", deep.eval(), images, labels),
+            ("a conv net with dropout, handed over in training mode", dropout.train(), images, labels)]
 
 
 def check_fgsm(student: Callable) -> CheckResult:
@@ -97,18 +104,40 @@ def check_fgsm(student: Callable) -> CheckResult:
         untargeted  x_adv = clip_[0,1](x + ε·sign(∇_x L(f(x), y)));   targeted  x − ε·sign(∇_x L(f(x), t)).
     """
     def body(fgsm: Callable) -> list[str]:
+        notes = ["matches gancourse.attacks.FGSM in both modes, for three models (one with dropout) and two budgets"]
         for description, model, images, labels in _fgsm_cases():
+            training = model.training
             for eps in (0.1, 0.03):
                 for targeted in (False, True):
-                    kept = images.clone()
-                    result = _returned_tensor(fgsm(model, images, labels, eps, targeted=targeted), "my_fgsm", images)
-                    if not torch.equal(images, kept):
-                        raise _Failure("your function changed its input x in place; work on a copy "
-                                       "(x.clone()) so the caller's clean images stay clean")
-                    _diagnose_fgsm(model, images, labels, eps, targeted, result, f"{description}, ε = {eps}, "
-                                   f"{'targeted' if targeted else 'untargeted'}")
-        return ["matches gancourse.attacks.FGSM in both modes, for two models and two budgets"]
+                    case = f"{description}, ε = {eps}, {'targeted' if targeted else 'untargeted'}"
+                    result = _checked_fgsm_call(fgsm, model, images, labels, eps, targeted)
+                    if training and not model.training and "left a model" not in notes[-1]:
+                        notes.append("your function left a model that was in training mode in eval mode; the "
+                                     "book's attacks put the mode back (was = model.training; …; model.train(was))")
+                    if training and not _same(result, _checked_fgsm_call(fgsm, model.train(), images, labels, eps,
+                                                                         targeted)):
+                        raise _Failure(f"on {case}: two calls with the same inputs gave different images — the "
+                                       "model has dropout and your function ran it in training mode; call "
+                                       "model.eval() before taking the gradient")
+                    _diagnose_fgsm(model.eval(), images, labels, eps, targeted, result, case)
+                    model.train(training)
+        return notes
     return _run_check("FGSM (exercise 06)", student, body)
+
+
+def _checked_fgsm_call(fgsm: Callable, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float,
+                       targeted: bool) -> torch.Tensor:
+    """The student's result, after checking the contract: input untouched, no gradients left on the model."""
+    kept = images.clone()
+    result = _returned_tensor(fgsm(model, images, labels, eps, targeted=targeted), "my_fgsm", images)
+    if not torch.equal(images, kept):
+        raise _Failure("your function changed its input x in place; work on a copy "
+                       "(x.clone()) so the caller's clean images stay clean")
+    if any(parameter.grad is not None for parameter in model.parameters()):
+        raise _Failure("your function left gradients in the model's parameters (.grad), which the caller's next "
+                       "optimiser step would apply; take the gradient with respect to the input only: "
+                       "torch.autograd.grad(loss, x)")
+    return result
 
 
 def _diagnose_fgsm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float, targeted: bool,
@@ -303,9 +332,18 @@ def check_projection(student: Callable) -> CheckResult:
         if _same(result, first, 1e-4):
             raise _Failure("you returned the first restart's reconstruction; keep the restart with the "
                            "smallest final error, per image")
+        decay_step = int(0.8 * steps)
+        compounded = [lr if k < decay_step else lr * 0.1 ** (k - decay_step + 1) for k in range(steps)]
+        every_step = [lr * 0.1 ** (k + 1) for k in range(steps)]
         variants = {
             "the step size never drops: use η until step ⌊0.8·L⌋, then η/10":
                 project(generator, images, starts, steps=steps, lr=lr, decay_at=1.0),
+            "your step size is divided by 10 again at every step after ⌊0.8·L⌋ (a compounded decay: η/10, η/100, "
+            "…, which freezes the latents); the paper divides it by 10 once: η_k = η for k < ⌊0.8·L⌋, then η/10":
+                project(generator, images, starts, steps=steps, step_sizes=compounded),
+            "your step size is divided by 10 at every step from the first (η/10, η/100, …, so the latents barely "
+            "move); the paper keeps η until step ⌊0.8·L⌋, then uses η/10":
+                project(generator, images, starts, steps=steps, step_sizes=every_step),
             "no momentum: v ← μ·v + ∇e(z), z ← z − η·v with μ = 0.7":
                 project(generator, images, starts, steps=steps, lr=lr, momentum=0.0),
             f"you ran {steps - 1} steps instead of L = {steps}":

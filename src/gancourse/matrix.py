@@ -55,6 +55,10 @@ class Defense:
         oblivious_target: what a white-box attacker who ignores the defense attacks.
         adaptive_target: what an attacker who knows the defense attacks.
         randomised: the decision draws fresh randomness on every call (an attacker averages over it: EOT).
+        detects: the defense can reject an input (its adaptive target then has a "rejected" logit).
+        sample: the defense is scored on the first ``sample`` of the matrix's images (None: all of them), for
+            defenses whose every call is costly (Defense-GAN projects each image L·R times).
+        adaptive_sample: the adaptive rows use the first ``adaptive_sample`` images (None: ``sample``).
     """
 
     name: str
@@ -62,10 +66,29 @@ class Defense:
     oblivious_target: nn.Module
     adaptive_target: nn.Module
     randomised: bool = False
+    detects: bool = False
+    sample: int | None = None
+    adaptive_sample: int | None = None
+
+    def __post_init__(self) -> None:
+        for field_name in ("sample", "adaptive_sample"):
+            value = getattr(self, field_name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"defense {self.name!r}: {field_name} must be a positive number of images or None, "
+                                 f"got {value!r}")
+        if self.sample is not None and self.adaptive_sample is not None and self.adaptive_sample > self.sample:
+            raise ValueError(f"defense {self.name!r}: adaptive_sample ({self.adaptive_sample}) cannot exceed sample "
+                             f"({self.sample}); the adaptive rows use a prefix of the scored images")
+
+    def sample_size(self, available: int, kind: str) -> int:
+        """How many of the ``available`` images a row of ``kind`` scores this defense on."""
+        limit = self.adaptive_sample if kind == "adaptive" and self.adaptive_sample is not None else self.sample
+        return available if limit is None else min(limit, available)
 
     @classmethod
     def around(cls, name: str, classifier: nn.Module, *, preprocessor: Preprocessor | None = None,
-               detector: ThresholdDetector | None = None, adaptive_target: nn.Module | None = None) -> Defense:
+               detector: ThresholdDetector | None = None, adaptive_target: nn.Module | None = None,
+               sample: int | None = None, adaptive_sample: int | None = None) -> Defense:
         """The defense that puts ``preprocessor`` g in front of ``classifier`` f and rejects what ``detector``
         rejects (either may be None; with neither, the bare classifier):
 
@@ -85,7 +108,8 @@ class Defense:
                 predicted[detector.rejects(images)] = REJECTED
             return predicted
         return cls(name, classify, classifier, adaptive_target,
-                   randomised=preprocessor is not None and preprocessor.randomised)
+                   randomised=preprocessor is not None and preprocessor.randomised, detects=detector is not None,
+                   sample=sample, adaptive_sample=adaptive_sample)
 
     def fooled(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """True where the defense accepts the image and classifies it wrongly (what an attack wants)."""
@@ -96,7 +120,8 @@ class Defense:
 @dataclass(frozen=True)
 class AttackSpec:
     """An attack row: ``make(model)`` returns ``craft(images, labels) → adversarial images``; for a
-    ``fixed`` attack ``make`` is called once with None, for an ``adaptive`` one with the :class:`Defense`.
+    ``fixed`` attack ``make`` is called once with None, for an ``adaptive`` one with the :class:`Defense`, and
+    may return None where the attack does not apply to that defense (the row then has no cell there).
     ``bounded``: the attack keeps to the matrix's ℓ∞ budget (False for minimum-norm attacks such as DeepFool
     and C&W, which succeed whenever they can and are judged by the size of their perturbation)."""
 
@@ -132,9 +157,9 @@ class Cell:
     kind: str
     bounded: bool
 
-    def robust_interval(self, confidence: float = 0.95) -> tuple[float, float]:
-        """The Wilson interval of :attr:`robust` (:func:`gancourse.evaluate.wilson_interval`)."""
-        return wilson_interval(round(self.robust * self.n), self.n, confidence)
+    def robust_interval(self) -> tuple[float, float]:
+        """The 95% Wilson interval of :attr:`robust` over the cell's n images (:func:`gancourse.evaluate.wilson_interval`)."""
+        return wilson_interval(round(self.robust * self.n), self.n)
 
 
 def score(defense: Defense, images: torch.Tensor, labels: torch.Tensor,
@@ -169,37 +194,61 @@ def run_matrix(attacks: list[AttackSpec], defenses: list[Defense], images: torch
         if len(set(names)) != len(names) or "clean" in names:
             raise ValueError(f"{group} names must be unique and not 'clean', got {names}")
     cells = []
-    crafted: dict[tuple[str, int], tuple[torch.Tensor, float]] = {}   # the same target is attacked once
+    crafted: dict[tuple[str, int], tuple[torch.Tensor, float] | None] = {}   # the same target is attacked once
 
-    def craft(attack: AttackSpec, target: nn.Module | None) -> tuple[torch.Tensor, float]:
+    def craft(attack: AttackSpec, target: nn.Module | Defense | None, count: int,
+              ) -> tuple[torch.Tensor, float] | None:
+        """Adversarial versions of the first ``count`` images and the seconds per image, or None where the
+        attack does not apply. Attacks work image by image, so a target crafted for more images is sliced."""
         key = (attack.name, id(target))
-        if key not in crafted:
-            started = time.perf_counter()
-            crafted[key] = (attack.make(target)(images, labels).detach(), time.perf_counter() - started)
-        return crafted[key]
+        if key not in crafted or (crafted[key] is not None and len(crafted[key][0]) < count):
+            craft_fn = attack.make(target)
+            if craft_fn is None:
+                crafted[key] = None
+            else:
+                started = time.perf_counter()
+                adversarial = craft_fn(images[:count], labels[:count]).detach()
+                crafted[key] = (adversarial, (time.perf_counter() - started) / count)
+        if crafted[key] is None:
+            return None
+        adversarial, seconds = crafted[key]
+        return adversarial[:count], seconds
 
     for defense in defenses:
-        correct, rejected, defense_ms = score(defense, images, labels)
+        count = defense.sample_size(len(images), "clean")
+        correct, rejected, defense_ms = score(defense, images[:count], labels[:count])
         cells.append(_cell("clean", defense.name, correct, rejected, 0.0, defense_ms, 0.0))
-        survived_all = correct.clone()    # an image is robust in the worst case only if every bounded attack failed
-        accepted_all = ~rejected
+        bounded_rows = [(correct, rejected)]  # an image is robust in the worst case only if every bounded attack failed
         bounded_ms = 0.0
         for attack in attacks:
             if progress is not None:
                 progress(f"{attack.name} vs {defense.name}")
             target = {"fixed": None, "oblivious": defense.oblivious_target, "adaptive": defense}[attack.kind]
-            adversarial, seconds = craft(attack, target)
-            correct, rejected, defense_ms = score(defense, adversarial, labels)
-            mean_l2 = (adversarial - images).flatten(1).norm(dim=1).mean().item()
-            cells.append(_cell(attack, defense.name, correct, rejected, 1000 * seconds / len(images), defense_ms,
-                               mean_l2))
+            count = defense.sample_size(len(images), attack.kind)
+            result = craft(attack, target, count)
+            if result is None:
+                continue
+            adversarial, seconds = result
+            correct, rejected, defense_ms = score(defense, adversarial, labels[:count])
+            mean_l2 = (adversarial - images[:count]).flatten(1).norm(dim=1).mean().item()
+            cells.append(_cell(attack, defense.name, correct, rejected, 1000 * seconds, defense_ms, mean_l2))
             if attack.bounded:
-                survived_all &= correct | rejected
-                accepted_all &= correct
-                bounded_ms += 1000 * seconds / len(images)
-        cells.append(_cell(WORST_CASE, defense.name, survived_all & accepted_all, survived_all & ~accepted_all,
-                           bounded_ms, 0.0, 0.0))
+                bounded_rows.append((correct, rejected))
+                bounded_ms += 1000 * seconds
+        cells.append(_worst_case(defense.name, bounded_rows, bounded_ms))
     return cells
+
+
+def _worst_case(defense: str, rows: list[tuple[torch.Tensor, torch.Tensor]], attack_ms: float) -> Cell:
+    """The :data:`WORST_CASE` cell over the (correct, rejected) rows, on the images every row scored (the first
+    ones: rows with a smaller sample score a prefix)."""
+    common = min(len(correct) for correct, _ in rows)
+    survived_all = torch.ones(common, dtype=torch.bool)
+    accepted_all = torch.ones(common, dtype=torch.bool)
+    for index, (correct, rejected) in enumerate(rows):
+        survived_all &= (correct | rejected)[:common] if index else correct[:common]
+        accepted_all &= correct[:common] if index else ~rejected[:common]
+    return _cell(WORST_CASE, defense, survived_all & accepted_all, survived_all & ~accepted_all, attack_ms, 0.0, 0.0)
 
 
 def _percent(cell: Cell) -> str:
@@ -271,7 +320,8 @@ def _separation(weaker: Cell, stronger: Cell) -> str:
 
 
 def robust_table(cells: list[Cell]) -> tuple[list[str], list[str], torch.Tensor]:
-    """(attack names, defense names, robust fractions as an attacks × defenses tensor)."""
+    """(attack names, defense names, robust fractions as an attacks × defenses tensor; NaN where an attack does
+    not apply to a defense)."""
     attacks = list(dict.fromkeys(cell.attack for cell in cells))
     defenses = list(dict.fromkeys(cell.defense for cell in cells))
     table = torch.full((len(attacks), len(defenses)), float("nan"))
@@ -284,7 +334,8 @@ def robust_table_text(cells: list[Cell]) -> str:
     """:func:`robust_table` as plain text: one line per attack, one column per defense, in percent."""
     attacks, defenses, table = robust_table(cells)
     lines = [f"{'robust accuracy':24s}" + "".join(f"{name[:11]:>12s}" for name in defenses)]
-    lines += [f"{attack[:24]:24s}" + "".join(f"{value:12.1%}" for value in row.tolist())
+    lines += [f"{attack[:24]:24s}" + "".join(f"{'n/a':>12s}" if value != value else f"{value:12.1%}"
+                                             for value in row.tolist())
               for attack, row in zip(attacks, table, strict=True)]
     return "\n".join(lines)
 
@@ -300,7 +351,8 @@ def plot_matrix(cells: list[Cell], title: str = "robust accuracy (correct or rej
     axis.set_yticks(range(len(attacks)), attacks)
     for i in range(len(attacks)):
         for j in range(len(defenses)):
-            axis.text(j, i, f"{table[i, j]:.0%}", ha="center", va="center", fontsize=8)
+            value = table[i, j].item()
+            axis.text(j, i, "n/a" if value != value else f"{value:.0%}", ha="center", va="center", fontsize=8)
     figure.colorbar(image, ax=axis, fraction=0.03)
     axis.set_title(title)
     figure.tight_layout()

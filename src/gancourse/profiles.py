@@ -36,6 +36,8 @@ class Profile:
         adversarial_training_steps: PGD steps per batch in PGD adversarial training.
         eval_size: test images an attack or a defense is evaluated on.
         defense_eval_size: test images for the costly defenses (Defense-GAN projects each one L·R times).
+        adaptive_eval_size: test images for adaptive attacks on a costly defense (every attack step projects
+            each image E times, and the defense judges the candidates).
         attack_gan_iterations: training steps of every AdvGAN generator (AI-GAN's conditional generator,
             which learns every target at once, gets twice as many).
         ape_gan_iterations: discriminator steps of every APE-GAN training (the official code: 2 epochs).
@@ -60,6 +62,7 @@ class Profile:
     adversarial_training_steps: int
     eval_size: int
     defense_eval_size: int
+    adaptive_eval_size: int
     attack_gan_iterations: int
     ape_gan_iterations: int
     cyclegan_iterations: int
@@ -77,7 +80,7 @@ PROFILES: dict[str, Profile] = {
         gan_iterations=20, critic_gan_iterations=5, toy_iterations=50, loss_comparison_iterations=50,
         projection_steps=5, projection_restarts=2, attack_steps=5,
         adversarial_epochs=1, adversarial_training_steps=2, eval_size=64,
-        defense_eval_size=32, attack_gan_iterations=10, ape_gan_iterations=10, cyclegan_iterations=5, stylegan_iterations=5,
+        defense_eval_size=32, adaptive_eval_size=16, attack_gan_iterations=10, ape_gan_iterations=10, cyclegan_iterations=5, stylegan_iterations=5,
     ),
     "cpu": Profile(
         name="cpu", where="a laptop or a free CPU runtime: about 10 minutes per chapter, every effect shown",
@@ -85,7 +88,7 @@ PROFILES: dict[str, Profile] = {
         gan_iterations=3_000, critic_gan_iterations=400, toy_iterations=5_000, loss_comparison_iterations=2_500,
         projection_steps=50, projection_restarts=4, attack_steps=20,
         adversarial_epochs=1, adversarial_training_steps=3, eval_size=500,
-        defense_eval_size=50, attack_gan_iterations=200, ape_gan_iterations=500, cyclegan_iterations=1_000,
+        defense_eval_size=200, adaptive_eval_size=100, attack_gan_iterations=200, ape_gan_iterations=500, cyclegan_iterations=1_000,
         stylegan_iterations=2_000,
     ),
     "gpu": Profile(
@@ -94,7 +97,7 @@ PROFILES: dict[str, Profile] = {
         gan_iterations=30_000, critic_gan_iterations=30_000, toy_iterations=20_000, loss_comparison_iterations=20_000,
         projection_steps=200, projection_restarts=10, attack_steps=100,
         adversarial_epochs=10, adversarial_training_steps=10, eval_size=2_000,
-        defense_eval_size=2_000, attack_gan_iterations=6_000, ape_gan_iterations=2_000, cyclegan_iterations=20_000,
+        defense_eval_size=2_000, adaptive_eval_size=500, attack_gan_iterations=6_000, ape_gan_iterations=2_000, cyclegan_iterations=20_000,
         stylegan_iterations=30_000,
     ),
 }
@@ -107,7 +110,7 @@ REFERENCE = Profile(
     gan_iterations=10_000, critic_gan_iterations=7_000, toy_iterations=20_000, loss_comparison_iterations=20_000,
     projection_steps=200, projection_restarts=10, attack_steps=100,
     adversarial_epochs=10, adversarial_training_steps=10, eval_size=2_000,
-    defense_eval_size=2_000, attack_gan_iterations=6_000, ape_gan_iterations=2_000, cyclegan_iterations=20_000,
+    defense_eval_size=2_000, adaptive_eval_size=500, attack_gan_iterations=6_000, ape_gan_iterations=2_000, cyclegan_iterations=20_000,
     stylegan_iterations=12_000,
 )
 """The reference budget: the Defense-GAN paper's classifier training (all 60,000 images, 10 epochs, batch 128)

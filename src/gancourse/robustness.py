@@ -13,17 +13,22 @@ substitute black-box (FGSM on the substitute), AdvGAN (untargeted) and AI-GAN (t
 generators trained against the bare classifier — fixed; and the adaptive attack
 (:class:`~gancourse.attacks.adaptive.AdaptivePGD`): untargeted, margin loss, as many steps as the oblivious
 PGD, :data:`ADAPTIVE_RESTARTS` restarts, :data:`EOT_SAMPLES` gradient samples against a randomised defense,
-each image's first success under the defense's own decision kept. Every defense ends with the worst case over
-its ε-bounded rows (:data:`gancourse.matrix.WORST_CASE`).
+each image's first success under the defense's own decision kept; and, as an independent reference where it
+applies (no detector, no randomness), AutoAttack's APGD-CE + APGD-DLR from torchattacks (:func:`autoattack_pair`).
+Every defense ends with the worst case over its ε-bounded rows (:data:`gancourse.matrix.WORST_CASE`). Defense-GAN,
+whose every call projects each image L·R times, is scored on the profile's ``defense_eval_size`` first images and
+attacked adaptively on its ``adaptive_eval_size`` first ones; the other defenses on all the matrix's images.
 :func:`run_book_matrix` runs the whole lineup and writes the result (the ``gancourse matrix`` command).
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from gancourse.attacks import FGSM, JSMA, PGD, CarliniWagnerL2, DeepFool, RandFGSM
 from gancourse.attacks.adaptive import AdaptivePGD
@@ -44,6 +49,8 @@ from gancourse.zoo import Zoo
 MAGNET_FALSE_POSITIVES = 0.01  # MagNet's threshold: 1% of clean validation images rejected (as in chapter 09)
 ADAPTIVE_RESTARTS = 2  # the adaptive attack's random starts (each later one only for the images not yet fooled)
 EOT_SAMPLES = 2  # forward passes averaged per gradient against a randomised defense (Defense-GAN's restarts)
+AUTOATTACK_STEPS = 100  # iterations of each APGD run of the AutoAttack row (AutoAttack's standard setting)
+AUTOATTACK_NAME = "AutoAttack APGD-CE+DLR"
 
 
 def book_defenses(zoo: Zoo, name: str, validation: torch.Tensor) -> list[Defense]:
@@ -65,7 +72,8 @@ def book_defenses(zoo: Zoo, name: str, validation: torch.Tensor) -> list[Defense
     generator = zoo.wgan_gp()[0]["generator"].eval()
     defense_gan = DefenseGAN(generator, 128, steps=profile.projection_steps, restarts=profile.projection_restarts,
                              seed=None)
-    defenses.append(Defense.around("Defense-GAN", model, preprocessor=defense_gan))
+    defenses.append(Defense.around("Defense-GAN", model, preprocessor=defense_gan, sample=profile.defense_eval_size,
+                                   adaptive_sample=profile.adaptive_eval_size))
     ape = APEGAN(zoo.ape_gan(name)[0]["generator"])
     defenses.append(Defense.around("APE-GAN", model, preprocessor=ape))
     return defenses
@@ -88,6 +96,9 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
                            eot_samples=EOT_SAMPLES if defense.randomised else 1, classes=classes,
                            fooled=defense.fooled)
 
+    def autoattack(defense: Defense) -> Craft | None:
+        return None if defense.detects or defense.randomised else autoattack_pair(defense.adaptive_target, eps)
+
     return [
         AttackSpec("FGSM", "oblivious", lambda m: FGSM(m, eps)),
         AttackSpec("RAND+FGSM", "oblivious", lambda m: RandFGSM(m, eps, alpha=eps / 2)),
@@ -99,14 +110,40 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
         AttackSpec("AdvGAN", "fixed", lambda _: advgan),
         AttackSpec("AI-GAN", "fixed", lambda _: next_class(aigan)),
         AttackSpec(f"adaptive PGD-{steps}×{ADAPTIVE_RESTARTS}", "adaptive", adaptive),
+        *([AttackSpec(AUTOATTACK_NAME, "adaptive", autoattack)] if autoattack_available() else []),
     ]
+
+
+def autoattack_available() -> bool:
+    """Whether torchattacks, which provides the AutoAttack row, is installed (the book's environment has it;
+    elsewhere: ``pip install --no-deps torchattacks``)."""
+    return importlib.util.find_spec("torchattacks") is not None
+
+
+def autoattack_pair(model: nn.Module, eps: float, steps: int = AUTOATTACK_STEPS, seed: int = 0) -> Craft:
+    """AutoAttack's untargeted pair (Croce & Hein 2020), as torchattacks implements it: APGD on the
+    cross-entropy, then APGD on the difference-of-logits ratio
+
+        DLR(x, y) = −(z_y − max_{i≠y} z_i) / (z_π1 − z_π3)      (π: the logits sorted in decreasing order)
+
+    for the images the first left unsolved; both with ``steps`` iterations and AutoAttack's step-size schedule.
+    An independent reference next to the book's adaptive attack, for defenses without randomness and without
+    a "rejected" output (torchattacks judges success by the target's own argmax, with no EOT between calls)."""
+    import torchattacks
+
+    attack = torchattacks.MultiAttack([
+        torchattacks.APGD(model, norm="Linf", eps=eps, steps=steps, loss="ce", seed=seed),
+        torchattacks.APGD(model, norm="Linf", eps=eps, steps=steps, loss="dlr", seed=seed),
+    ])
+    return lambda images, labels: attack(images, labels)
 
 
 def run_book_matrix(model: str, dataset: str, profile: str, images: int | None, seed: int, output: str | Path,
                     progress: Callable[[str], None] | None = None) -> tuple[list[Cell], list[Path]]:
     """Every attack of :func:`book_attacks` against every defense of :func:`book_defenses` for classifier
-    ``model``, on the first ``images`` test images of ``dataset`` (default: the profile's
-    ``defense_eval_size``); the next ones (500 at most) set MagNet's threshold. Runs on
+    ``model``, on the first ``images`` test images of ``dataset`` (default: the profile's ``eval_size``;
+    Defense-GAN: the first ``defense_eval_size`` of them, its adaptive rows ``adaptive_eval_size``); the next
+    ones (500 at most) set MagNet's threshold. Runs on
     :func:`gancourse.runtime.best_device`, writes ``matrix.csv``, ``matrix.json`` and ``matrix.png`` into the
     folder ``output`` and returns the cells and the written paths.
 
@@ -117,7 +154,7 @@ def run_book_matrix(model: str, dataset: str, profile: str, images: int | None, 
     if model not in CLASSIFIERS:
         raise ValueError(f"--model {model!r} is not one of the book's classifiers {', '.join(CLASSIFIERS)}")
     resolved = resolve_profile(profile)
-    count = resolved.defense_eval_size if images is None else images
+    count = resolved.eval_size if images is None else images
     if count < 1:
         raise ValueError(f"--images must be at least 1, got {count}")
     folder = output_folder(output)

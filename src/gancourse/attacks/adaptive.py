@@ -21,7 +21,8 @@ flatten. Each of R restarts begins at a uniform point of the ε-ball and takes S
 where the E terms are E forward passes of a randomised defense (EOT: the gradient of the expected loss; one
 pass for a deterministic one). Per image, the result is the first point, over steps and restarts, that
 the defense's own decision (``fooled``) counts as a success — so a restart or a late step that wanders off
-never undoes an earlier success — else the point of largest margin seen.
+never undoes an earlier success — else the point of largest margin seen. The defense judges, at each step, the
+images the attacker's own pass already puts in a wrong class, and at a restart's last step every image.
 """
 
 from __future__ import annotations
@@ -116,11 +117,18 @@ class AdaptivePGD(Attack):
             margins.append(margin_loss(logits.detach(), labels, classes))
         return margins[0], gradient
 
-    def _judge(self, x: torch.Tensor, labels: torch.Tensor, margin: torch.Tensor) -> torch.Tensor:
+    def _judge(self, x: torch.Tensor, labels: torch.Tensor, margin: torch.Tensor, everyone: bool) -> torch.Tensor:
+        """Which images the defense's decision counts as fooled. Before a restart's last step only the candidates
+        (positive margin on the attacker's own pass) are put to the defense, which for a costly defense
+        (Defense-GAN projects every image it judges) saves most of the judging; at the last step, every image."""
         if self.fooled is None:
             return margin > 0
-        with torch.no_grad():
-            return self.fooled(x, labels).to(device=margin.device, dtype=torch.bool)
+        asked = torch.ones_like(margin, dtype=torch.bool) if everyone else margin > 0
+        success = torch.zeros_like(asked)
+        if asked.any():
+            with torch.no_grad():
+                success[asked] = self.fooled(x[asked], labels[asked]).to(device=margin.device, dtype=torch.bool)
+        return success
 
     def perturb(self, x: torch.Tensor, labels: torch.Tensor, targeted: bool) -> torch.Tensor:
         best, best_margin = x.clone(), torch.full((len(x),), float("-inf"), device=x.device)
@@ -143,7 +151,7 @@ class AdaptivePGD(Attack):
                     margin, gradient = self._margin_and_gradient(adversarial, goal, loss)
                 better = margin > best_margin[active]
                 best[active[better]], best_margin[active[better]] = adversarial[better], margin[better]
-                success = self._judge(adversarial, goal, margin)
+                success = self._judge(adversarial, goal, margin, everyone=last)
                 best[active[success]], done[active[success]] = adversarial[success], True
                 if last:
                     break

@@ -17,6 +17,7 @@ its own because the summed error of independent rows is differentiated.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -52,10 +53,14 @@ def initial_latents(count: int, restarts: int, latent_dim: int, variance: float 
 
 
 def project(generator: nn.Module, images: torch.Tensor, starts: torch.Tensor, *, steps: int = 200,
-            lr: float = 10.0, momentum: float = 0.7, decay_at: float = 0.8, chunk: int = 256) -> Projection:
+            lr: float = 10.0, momentum: float = 0.7, decay_at: float = 0.8, chunk: int = 256,
+            step_sizes: Sequence[float] | None = None) -> Projection:
     """Project ``images`` onto G's range from the given random ``starts`` (N×R×latent; see
     :func:`initial_latents`), with the schedule of the module docstring. ``chunk`` images (× R latents) are
-    optimised at once. The generator runs frozen in eval mode; its state is restored."""
+    optimised at once. The generator runs frozen in eval mode; its state is restored.
+
+    ``step_sizes`` replaces the schedule by explicit η_0 … η_{L−1} (one per step; ``lr`` and ``decay_at`` are
+    then unused), to study other schedules: the exercise checker names a compounded decay this way."""
     check_images(images)
     if starts.dim() != 3 or len(starts) != len(images):
         raise ValueError(f"starts must be N×R×latent with N = {len(images)} images, got shape {tuple(starts.shape)}")
@@ -65,12 +70,16 @@ def project(generator: nn.Module, images: torch.Tensor, starts: torch.Tensor, *,
     check_count("chunk", chunk)
     if not 0 < decay_at <= 1:
         raise ValueError(f"decay_at must be in (0, 1], got {decay_at}")
+    if step_sizes is None:
+        step_sizes = [step_size(step, steps, lr, decay_at) for step in range(steps)]
+    elif len(step_sizes) != steps:
+        raise ValueError(f"step_sizes must hold one step size per step: {steps}, got {len(step_sizes)}")
     device = model_device(generator)
     parts = []
     with frozen_eval(generator):
         for start in range(0, len(images), chunk):
             parts.append(_project_chunk(generator, images[start:start + chunk].to(device),
-                                        starts[start:start + chunk].to(device), steps, lr, momentum, decay_at))
+                                        starts[start:start + chunk].to(device), step_sizes, momentum))
     reconstructions, latents, errors, restart_latents, restart_errors = (
         torch.cat(column) for column in zip(*parts, strict=True))
     return Projection(reconstructions.to(images.device), latents, errors, restart_latents, restart_errors)
@@ -93,8 +102,8 @@ def fewer_restarts(generator: nn.Module, projection: Projection, restarts: int) 
                       projection.restart_latents[:, :restarts], errors)
 
 
-def _project_chunk(generator: nn.Module, images: torch.Tensor, starts: torch.Tensor, steps: int, lr: float,
-                   momentum: float, decay_at: float) -> tuple[torch.Tensor, ...]:
+def _project_chunk(generator: nn.Module, images: torch.Tensor, starts: torch.Tensor, step_sizes: Sequence[float],
+                   momentum: float) -> tuple[torch.Tensor, ...]:
     n, restarts, latent_dim = starts.shape
     targets = images.repeat_interleave(restarts, dim=0)                 # image i for rows i·R … i·R + R − 1
     z = starts.reshape(n * restarts, latent_dim).clone()
@@ -107,14 +116,14 @@ def _project_chunk(generator: nn.Module, images: torch.Tensor, starts: torch.Ten
                              f"{tuple(images.shape[1:])}")
         return generated, (generated - targets).flatten(1).pow(2).mean(1)
 
-    for step in range(steps):
+    for rate in step_sizes:
         with torch.enable_grad():          # the defense may be called under torch.no_grad (e.g. by predict)
             z.requires_grad_(True)
             _, errors = errors_of(z)
             gradient, = torch.autograd.grad(errors.sum(), z)
         with torch.no_grad():
             velocity = momentum * velocity + gradient
-            z = z - step_size(step, steps, lr, decay_at) * velocity
+            z = z - rate * velocity
     with torch.no_grad():
         generated, errors = errors_of(z)
     restart_errors = errors.view(n, restarts)
