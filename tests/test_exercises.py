@@ -219,3 +219,61 @@ def test_check_projection_catches_a_wrong_error_and_the_first_restart():
         return projection(generator, images, starts[:, :1], steps, lr, momentum)
 
     assert_caught(check_projection(first_restart), "first restart")
+
+
+def break_case():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3)).eval()
+    images = torch.rand(40, 1, 4, 4)
+    with torch.no_grad():
+        labels = model(images).argmax(1)
+    classify = lambda x: model(x).argmax(1)  # noqa: E731
+    return model, classify, images, labels
+
+
+def breaker(adjust=lambda adversarial, report: (adversarial, report)):
+    """A student's break: PGD, then the report of what it achieved (``adjust`` plants a mistake)."""
+    from gancourse.attacks import PGD
+    from gancourse.evaluate import wilson_interval
+
+    def student(model, images, labels, eps):
+        adversarial = PGD(model, eps, steps=10)(images, labels)
+        survived = int((model(adversarial).argmax(1) == labels).sum())
+        low, high = wilson_interval(survived, len(images))
+        return adjust(adversarial, {"robust": survived / len(images), "low": low, "high": high, "n": len(images)})
+    return student
+
+
+def test_check_break_report_passes_a_correct_report_and_says_whether_it_broke_the_defense():
+    from gancourse.exercises import check_break_report
+
+    model, classify, images, labels = break_case()
+    result = check_break_report(breaker(), model, classify, images, labels, 0.3)
+    assert result.passed, str(result)
+    assert "broken" in str(result) and "n = 40" in str(result)
+
+
+def test_check_break_report_names_each_mistake():
+    from gancourse.exercises import check_break_report
+
+    def wald(adversarial, report):
+        p = report["robust"]
+        half = 1.959963984540054 * (p * (1 - p) / 40) ** 0.5
+        return adversarial, {**report, "low": max(0.0, p - half), "high": min(1.0, p + half)}
+
+    cases = [
+        (lambda a, r: ((a + 0.2).clamp(0, 1), r), "moved by"),
+        (lambda a, r: (a, {**r, "n": 50}), "number of images"),
+        (lambda a, r: (a, {**r, "robust": 1 - r["robust"]}), "survives"),
+        (wald, "wald"),
+        (lambda a, r: (a, {**r, "low": r["low"] + 0.05}), "wilson"),
+        (lambda a, r: (a, {"robust": r["robust"]}), "exactly the keys"),
+        (lambda a, r: (a.requires_grad_(True), r), "require grad"),
+        (lambda a, r: a, "two things"),
+    ]
+    model, classify, images, labels = break_case()
+    for adjust, words in cases:
+        assert_caught(check_break_report(breaker(adjust), model, classify, images, labels, 0.3), words)
+    def stub(model, images, labels, eps):
+        raise NotImplementedError
+    assert_caught(check_break_report(stub, model, classify, images, labels, 0.3), "not written yet")

@@ -358,3 +358,60 @@ def check_projection(student: Callable) -> CheckResult:
                        "yours are farther from the image. Differentiate the per-image mean squared error "
                        "e(z) = ‖G(z) − x‖²/d (summed over images, so each latent gets its own gradient)")
     return _run_check("Defense-GAN projection (exercise 09)", student, body)
+
+
+# --- breaking a defense, reported with its interval (chapter 11) ---------------------------------------
+
+def check_break_report(student: Callable, model: nn.Module, classify: Callable[[torch.Tensor], torch.Tensor],
+                       images: torch.Tensor, labels: torch.Tensor, eps: float) -> CheckResult:
+    """Check ``student(model, images, labels, eps)`` → (adversarial images, report), a break of the defense whose
+    decision is ``classify`` (a negative label: rejected) and whose network is ``model``: the adversarial images
+    keep to the ℓ∞ budget and the box, and ``report`` = {"robust": r, "low": l, "high": h, "n": n} is what they
+    give — the robust accuracy r = (images classified correctly or rejected) / n, with its 95% Wilson interval
+    (l, h) = (p̂ + z²/2n ∓ z√(p̂(1 − p̂)/n + z²/4n²)) / (1 + z²/n), z = 1.96."""
+    from gancourse.evaluate import wilson_interval
+
+    def body(attack: Callable) -> list[str]:
+        returned = attack(model, images, labels, eps)
+        if not isinstance(returned, tuple) or len(returned) != 2:
+            raise _Failure("return two things: the adversarial images and the report dict")
+        adversarial, report = returned
+        if not isinstance(adversarial, torch.Tensor) or adversarial.shape != images.shape:
+            raise _Failure(f"the adversarial images must be a tensor shaped like the clean ones {tuple(images.shape)}")
+        if adversarial.requires_grad:
+            raise _Failure("the adversarial images still require grad; report adversarial.detach()")
+        if adversarial.min() < 0 or adversarial.max() > 1:
+            raise _Failure("some adversarial pixels lie outside [0, 1]: clip them, or the images are not images")
+        moved = (adversarial - images).abs().max().item()
+        if moved > eps + 1e-6:
+            raise _Failure(f"a pixel moved by {moved:.4f} > ε = {eps}: the break does not count under this threat "
+                           "model; project onto the ε-ball (x + (x_adv − x).clamp(−ε, ε))")
+        if not isinstance(report, dict) or set(report) != {"robust", "low", "high", "n"}:
+            raise _Failure('report a dict with exactly the keys "robust", "low", "high" and "n"')
+        with torch.no_grad():
+            predicted = classify(adversarial).to(labels.device)
+        survived = int(((predicted == labels) | (predicted < 0)).sum())
+        n = len(images)
+        if report["n"] != n:
+            raise _Failure(f"n = {report['n']}, but you attacked {n} images: n is the number of images evaluated")
+        if abs(report["robust"] - survived / n) > 0.5 / n:
+            raise _Failure(f"robust = {report['robust']:.4f}, but the defense survives {survived} of {n} of your "
+                           f"images ({survived / n:.4f}); count an image as robust if it is classified correctly "
+                           "or rejected")
+        low, high = wilson_interval(survived, n)
+        if abs(report["low"] - low) > 1e-3 or abs(report["high"] - high) > 1e-3:
+            p = survived / n
+            wald = 1.959963984540054 * (p * (1 - p) / n) ** 0.5
+            if abs(report["low"] - max(0.0, p - wald)) < 1e-3 and abs(report["high"] - min(1.0, p + wald)) < 1e-3:
+                raise _Failure("that is the normal (Wald) interval p̂ ± 1.96·√(p̂(1 − p̂)/n); it collapses to a point "
+                               "at 0% and 100%, where broken defenses sit — use the Wilson interval")
+            raise _Failure(f"the 95% interval of {survived}/{n} is [{low:.4f}, {high:.4f}] (Wilson), you reported "
+                           f"[{report['low']:.4f}, {report['high']:.4f}]")
+        with torch.no_grad():
+            clean = classify(images).to(labels.device)
+        clean_low = wilson_interval(int(((clean == labels) | (clean < 0)).sum()), n)[0]
+        verdict = ("broken: the interval lies wholly below the clean accuracy's" if high < clean_low else
+                   "not broken yet: the interval reaches the clean accuracy's; a stronger (adaptive) attack may do more")
+        return [f"the budget holds and the report is right: robust accuracy {survived / n:.1%} "
+                f"[{low:.1%}, {high:.1%}], n = {n}; {verdict}"]
+    return _run_check("reporting a break (exercise 11)", student, body)

@@ -92,9 +92,7 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
         return lambda images, labels: attack(images, target=(labels + 1) % classes)
 
     def adaptive(defense: Defense) -> Craft:
-        return AdaptivePGD(defense.adaptive_target, eps, steps=steps, restarts=ADAPTIVE_RESTARTS,
-                           eot_samples=EOT_SAMPLES if defense.randomised else 1, classes=classes,
-                           fooled=defense.fooled)
+        return adaptive_attack(defense, eps, steps, classes)
 
     def autoattack(defense: Defense) -> Craft | None:
         return None if defense.detects or defense.randomised else autoattack_pair(defense.adaptive_target, eps)
@@ -112,6 +110,14 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
         AttackSpec(f"adaptive PGD-{steps}×{ADAPTIVE_RESTARTS}", "adaptive", adaptive),
         *([AttackSpec(AUTOATTACK_NAME, "adaptive", autoattack)] if autoattack_available() else []),
     ]
+
+
+def adaptive_attack(defense: Defense, eps: float, steps: int, classes: int) -> AdaptivePGD:
+    """The matrix's adaptive attack on ``defense``: :class:`~gancourse.attacks.adaptive.AdaptivePGD` on its
+    adaptive target with :data:`ADAPTIVE_RESTARTS` restarts, :data:`EOT_SAMPLES` gradient samples if it is
+    randomised, and the defense's own decision to keep each image's first success."""
+    return AdaptivePGD(defense.adaptive_target, eps, steps=steps, restarts=ADAPTIVE_RESTARTS,
+                       eot_samples=EOT_SAMPLES if defense.randomised else 1, classes=classes, fooled=defense.fooled)
 
 
 def autoattack_available() -> bool:

@@ -1,0 +1,64 @@
+"""The claim ledger: verdicts follow the 95% intervals, rates are counts, the table shows every claim."""
+
+from __future__ import annotations
+
+import pytest
+
+from gancourse.ledger import Claim, Rate, ledger_markdown, separation, verdict
+
+
+def test_a_rate_knows_its_interval_and_prints_it_with_n():
+    rate = Rate(50, 100)
+    low, high = rate.interval
+    assert rate.value == 0.5 and low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
+    assert str(rate) == "50% [40%, 60%], n = 100"
+    assert Rate.of(0.25, 200) == Rate(50, 200)
+
+
+def test_rates_refuse_what_is_not_a_count():
+    with pytest.raises(ValueError, match="not a whole number of 7 images"):
+        Rate.of(0.5, 7)
+    with pytest.raises(ValueError, match="successes <= n"):
+        Rate(8, 7)
+    with pytest.raises(TypeError, match="counts"):
+        Rate(0.5, 10)
+
+
+@pytest.mark.parametrize(("a", "b", "found"), [
+    (Rate(90, 100), Rate(50, 100), "higher"),
+    (Rate(10, 100), Rate(50, 100), "lower"),
+    (Rate(55, 100), Rate(50, 100), "overlap"),
+    (Rate(9, 10), Rate(5, 10), "overlap"),          # the same gap on 10 images is noise
+])
+def test_separation_needs_disjoint_intervals(a, b, found):
+    assert separation(a, b) == found
+
+
+@pytest.mark.parametrize(("expected", "a", "b", "result"), [
+    ("higher", Rate(90, 100), Rate(50, 100), "supported"),
+    ("higher", Rate(10, 100), Rate(50, 100), "contradicted"),
+    ("higher", Rate(55, 100), Rate(50, 100), "not shown"),
+    ("lower", Rate(10, 100), Rate(50, 100), "supported"),
+    ("similar", Rate(55, 100), Rate(50, 100), "consistent"),
+    ("similar", Rate(90, 100), Rate(50, 100), "contradicted"),
+])
+def test_the_verdict_follows_the_intervals(expected, a, b, result):
+    assert verdict(expected, a, b) == result
+
+
+def test_an_unknown_expectation_is_refused():
+    with pytest.raises(ValueError, match="higher, lower, similar"):
+        verdict("better", Rate(1, 2), Rate(1, 2))
+
+
+def test_the_ledger_table_has_a_row_per_claim_with_both_rates_and_the_computed_verdict():
+    claims = [Claim("MagNet performed similar to no defense", "lecture", "similar", "MagNet", Rate(160, 200),
+                    "none", Rate(60, 200), "FGSM | oblivious"),
+              Claim("APE-GAN reduced the error", "lecture", "higher", "APE-GAN", Rate(70, 100), "none", Rate(68, 100))]
+    lines = ledger_markdown(claims).splitlines()
+    assert len(lines) == 4 and lines[0].startswith("| claim |")
+    assert "**contradicted** (expects similar)" in lines[2] and "MagNet: 80% [74%, 85%], n = 200" in lines[2]
+    assert "FGSM \\| oblivious" in lines[2]                                   # a "|" in a cell is escaped
+    assert "**not shown** (expects higher)" in lines[3]
+    with pytest.raises(ValueError, match="at least one claim"):
+        ledger_markdown([])
