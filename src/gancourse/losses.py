@@ -117,3 +117,16 @@ def clip_weights(module: nn.Module, limit: float) -> None:
     with torch.no_grad():
         for parameter in module.parameters():
             parameter.clamp_(-limit, limit)
+
+
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Defensive distillation's training loss (Papernot et al. 2016), the cross-entropy of the student's
+    softened prediction against the teacher's softened one, averaged over the batch:
+
+        L = −(1/N) Σ_i Σ_k softmax(g(x_i)/T)_k · log softmax(f(x_i)/T)_k
+    """
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(f"student and teacher logits differ in shape: {tuple(student_logits.shape)} vs "
+                         f"{tuple(teacher_logits.shape)}")
+    soft_labels = torch.softmax(teacher_logits / temperature, dim=1)
+    return -(soft_labels * torch.log_softmax(student_logits / temperature, dim=1)).sum(1).mean()

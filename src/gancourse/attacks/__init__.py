@@ -7,7 +7,8 @@ from gancourse.attacks.cw import CarliniWagnerL2
 from gancourse.attacks.deepfool import DeepFool
 from gancourse.attacks.fgsm import FGSM, RandFGSM
 from gancourse.attacks.jsma import JSMA
+from gancourse.attacks.lbfgs import LBFGSAttack
 from gancourse.attacks.pgd import IFGSM, PGD
 
-__all__ = ["AdaptivePGD", "Attack", "CarliniWagnerL2", "DeepFool", "FGSM", "IFGSM", "JSMA", "PGD", "RandFGSM",
+__all__ = ["AdaptivePGD", "Attack", "CarliniWagnerL2", "DeepFool", "FGSM", "IFGSM", "JSMA", "LBFGSAttack", "PGD", "RandFGSM",
            "perturbation_norms"]

@@ -1,4 +1,5 @@
-"""Supervised training of a classifier, optionally on adversarial examples, resumable epoch by epoch."""
+"""Supervised training of a classifier — plain, on adversarial examples, or at a softmax temperature for defensive
+distillation — resumable epoch by epoch."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from gancourse.checkpoints import ProgressFile
+from gancourse.losses import distillation_loss
 from gancourse.train.loop import History, TrainingRun, minimise
 from gancourse.validation import check_count, check_positive
 
@@ -46,10 +48,55 @@ def train_classifier(
     Returns:
         ``{"loss": [...], "accuracy": [...]}``, the mean training loss and accuracy of every epoch.
     """
-    check_count("epochs", epochs)
-    check_positive("lr", lr)
     if not 0 <= adversarial_weight <= 1:  # also rejects NaN
         raise ValueError(f"adversarial_weight must be in [0, 1], got {adversarial_weight}")
+
+    def objective(images: torch.Tensor, labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        loss = F.cross_entropy(logits, labels)
+        if adversary is None:
+            return loss
+        adversarial_loss = F.cross_entropy(model(adversary(model, images, labels)), labels)
+        return (1 - adversarial_weight) * loss + adversarial_weight * adversarial_loss
+    return _fit(model, loader, epochs, objective, lr, device, progress)
+
+
+def train_at_temperature(
+    model: nn.Module,
+    loader: DataLoader,
+    epochs: int,
+    temperature: float,
+    *,
+    teacher: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    lr: float = 1e-3,
+    device: torch.device | str = "cpu",
+    progress: ProgressFile | None = None,
+) -> History:
+    """Defensive distillation's two trainings (Papernot et al. 2016), with Adam, at softmax temperature T:
+
+        teacher (``teacher`` None):  minimise CE(softmax(f_θ(x)/T), y)
+        student (``teacher`` = g):   minimise −Σ_k softmax(g(x)/T)_k · log softmax(f_θ(x)/T)_k
+
+    The student's labels are the teacher's soft probabilities at the same T (``teacher`` returns logits and is
+    run without gradients). Deployed at T = 1, the student's logits are about T times larger than at training:
+    the softmax saturates, which is the whole of the defense (:mod:`gancourse.losses` has the loss).
+    Arguments as for :func:`train_classifier`; returns the loss and accuracy of every epoch."""
+    check_positive("temperature", temperature)
+
+    def objective(images: torch.Tensor, labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        if teacher is None:
+            return F.cross_entropy(logits / temperature, labels)
+        with torch.no_grad():
+            soft_logits = teacher(images)
+        return distillation_loss(logits, soft_logits, temperature)
+    return _fit(model, loader, epochs, objective, lr, device, progress)
+
+
+def _fit(model: nn.Module, loader: DataLoader, epochs: int,
+         objective: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], lr: float,
+         device: torch.device | str, progress: ProgressFile | None) -> History:
+    """Adam on ``objective(images, labels, logits)`` for ``epochs`` passes; logs loss and accuracy per epoch."""
+    check_count("epochs", epochs)
+    check_positive("lr", lr)
     model.to(device)
     run = TrainingRun({"model": model, "optimiser_model": torch.optim.Adam(model.parameters(), lr=lr)}, epochs,
                       progress=progress, save_every=1, description="classifier epochs")
@@ -60,11 +107,7 @@ def train_classifier(
         for images, labels in loader:
             images, labels = images.to(device), labels.to(device)
             logits = model(images)
-            loss = F.cross_entropy(logits, labels)
-            if adversary is not None:
-                adversarial_loss = F.cross_entropy(model(adversary(model, images, labels)), labels)
-                loss = (1 - adversarial_weight) * loss + adversarial_weight * adversarial_loss
-            total_loss += minimise(optimiser, loss) * len(labels)
+            total_loss += minimise(optimiser, objective(images, labels, logits)) * len(labels)
             correct += (logits.argmax(1) == labels).sum().item()
             seen += len(labels)
         run.log(loss=total_loss / seen, accuracy=correct / seen)

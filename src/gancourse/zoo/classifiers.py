@@ -1,5 +1,5 @@
-"""Recipes for the classifiers: the Defense-GAN paper's A–E, adversarially trained ones, the detector that
-guards one, the distilled student and the substitute of the black-box attacks."""
+"""Recipes for the classifiers: the Defense-GAN paper's A–E, adversarially trained and defensively distilled ones,
+the detector that guards one, the distilled student and the substitute of the black-box attacks."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from gancourse.defenses.adversarial_training import ADVERSARIAL_WEIGHTS, make_ad
 from gancourse.defenses.detector import detector_network, train_detector
 from gancourse.evaluate import accuracy, predict
 from gancourse.models.classifiers import build_classifier
-from gancourse.train.classifier import train_classifier
+from gancourse.train.classifier import train_at_temperature, train_classifier
 from gancourse.zoo.recipe import Call, RecipeContext, reference_first
 
 ENSEMBLE_SOURCES = "ABCD"  # ensemble adversarial training of model X mixes in the others' FGSM examples
 DEFENSES = ("none", "fgsm", "ensemble", "pgd")  # what an AdvGAN/AI-GAN recipe can be trained against
+DISTILLATION_TEMPERATURE = 100.0  # Papernot et al. report results up to T = 100 (PAPERS.md)
 SUBSTITUTE_SEEDS = 150  # Papernot et al.: the attacker owns 150 images, held out from the test set's end
 
 
@@ -59,6 +60,29 @@ class ClassifierRecipes(RecipeContext):
             settings={"method": method, "eps": eps, "batch_size": self.bundle.train_loader.batch_size,
                       **({"pgd_steps": steps} if method == "pgd" else {})},
             evaluate=self._test_accuracy)
+
+    def distillation_teacher(self, name: str, temperature: float) -> tuple[nn.Module, CheckpointRecord]:
+        """Classifier ``name`` trained from scratch at softmax temperature ``temperature`` for the profile's
+        classifier epochs: the first half of defensive distillation."""
+        trainer = Call(train_at_temperature, epochs=self.profile.classifier_epochs, temperature=temperature)
+        return self.make(f"classifier-{name}-teacher-T{temperature:g}", Call(build_classifier, name), trainer,
+                         lambda model, progress: trainer(model, self.bundle.train_loader, device=self.device,
+                                                         progress=progress),
+                         settings={"batch_size": self.bundle.train_loader.batch_size}, evaluate=self._test_accuracy)
+
+    def distilled_classifier(self, name: str, temperature: float = DISTILLATION_TEMPERATURE,
+                             ) -> tuple[nn.Module, CheckpointRecord]:
+        """Defensive distillation of classifier ``name`` (Papernot et al. 2016): a fresh network of the same
+        architecture trained at ``temperature`` on the soft labels of :meth:`distillation_teacher`, deployed at
+        T = 1 (its logits as they are)."""
+        teacher, teacher_record = self.distillation_teacher(name, temperature)
+        trainer = Call(train_at_temperature, epochs=self.profile.classifier_epochs, temperature=temperature,
+                       run_time=("teacher",))
+        return self.make(f"classifier-{name}-distilled-T{temperature:g}", Call(build_classifier, name), trainer,
+                         lambda model, progress: trainer(model, self.bundle.train_loader, device=self.device,
+                                                         progress=progress, teacher=teacher),
+                         inputs={"teacher": teacher_record},
+                         settings={"batch_size": self.bundle.train_loader.batch_size}, evaluate=self._test_accuracy)
 
     def defended_classifier(self, name: str, defense: str) -> tuple[nn.Module, CheckpointRecord]:
         """Classifier ``name`` undefended (``defense="none"``) or adversarially trained (``fgsm``, ``ensemble``,
