@@ -1,8 +1,12 @@
-"""Plots: the epsilon panel."""
+"""Plots: the epsilon panel, and the image grid with its row and column labels."""
 
 from __future__ import annotations
 
+import matplotlib
+import pytest
 import torch
+
+matplotlib.use("Agg")
 
 
 def test_epsilon_panel_draws_one_row_per_budget_and_keeps_the_model_mode(tiny_convnet):
@@ -13,3 +17,21 @@ def test_epsilon_panel_draws_one_row_per_budget_and_keeps_the_model_mode(tiny_co
     model.train()
     figure = plot_epsilon_panel(model, torch.rand(1, 6, 6), 0, [str(k) for k in range(5)], (0.0, 0.05, 0.1))
     assert len(figure.axes) == 3 * 3 and model.training
+
+
+def test_rows_and_columns_carry_their_labels():
+    from gancourse.plots import show_images
+    figure = show_images(torch.rand(6, 1, 28, 28), nrow=3, row_labels=["start", "optimised"],
+                         column_labels=["T-shirt", "Trouser", "Pullover"])
+    axis = figure.axes[0]
+    assert [label.get_text() for label in axis.get_xticklabels()] == ["T-shirt", "Trouser", "Pullover"]
+    assert [label.get_text() for label in axis.get_yticklabels()] == ["start", "optimised"]
+    matplotlib.pyplot.close(figure)
+
+
+def test_labels_that_do_not_fit_the_grid_are_refused():
+    from gancourse.plots import show_images
+    with pytest.raises(ValueError, match="2 column labels for 3 columns"):
+        show_images(torch.rand(6, 1, 8, 8), nrow=3, column_labels=["a", "b"])
+    with pytest.raises(ValueError, match="1 row labels for 2 rows"):
+        show_images(torch.rand(6, 1, 8, 8), nrow=3, row_labels=["a"])
