@@ -242,13 +242,13 @@ def test_the_matrix_command_runs_the_book_lineup(tmp_path, monkeypatch, capsys):
     result = json.loads((tmp_path / "matrix" / "matrix.json").read_text())
     attacks = {cell["attack"] for cell in result["cells"]}
     defenses = {cell["defense"] for cell in result["cells"]}
-    assert len(attacks) == 13 and len(defenses) == 7
-    assert {"none", "Defense-GAN", "APE-GAN", "MagNet", "detector"} <= defenses
+    assert len(attacks) == 13 and len(defenses) == 8
+    assert {"none", "distillation", "Defense-GAN", "APE-GAN", "MagNet", "detector"} <= defenses
     assert {"clean", "AdvGAN", "AI-GAN", "substitute (black-box)", AUTOATTACK_NAME} <= attacks
     without_autoattack = {cell["defense"] for cell in result["cells"]} - {
         cell["defense"] for cell in result["cells"] if cell["attack"] == AUTOATTACK_NAME}
     assert without_autoattack == {"detector", "MagNet", "Defense-GAN"}        # a reject output or randomness
-    assert len(result["cells"]) == 13 * 7 - 3
+    assert len(result["cells"]) == 13 * 8 - 3
     assert result["metadata"]["model"] == "D" and result["metadata"]["images"] == 16
     assert result["metadata"]["device"] == best_device().type                # the chapters' rule, not the profile's
     assert main(["matrix", "--profile", "smoke", "--dataset", "mnist5k", "--images", "100000",

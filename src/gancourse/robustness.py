@@ -1,8 +1,8 @@
 """The book's robustness matrix for one classifier: every attack of chapters 06–10 against every defense,
 built from the checkpoint store (:mod:`gancourse.zoo`; whatever is missing is trained first).
 
-ℓ∞ attacks use the dataset's budget ε. Defenses (columns): none; FGSM and PGD adversarial training (the
-model itself is attacked white-box); the safety-net detector, MagNet (detector + reformer), Defense-GAN (with
+ℓ∞ attacks use the dataset's budget ε. Defenses (columns): none; FGSM and PGD adversarial training and
+defensive distillation at T = 100 (the model itself is attacked white-box); the safety-net detector, MagNet (detector + reformer), Defense-GAN (with
 fresh random restarts on every call, as in the paper) and APE-GAN. The oblivious attacks target the bare
 classifier; the adaptive one targets the whole pipeline: through BPDA for Defense-GAN's projection, whose
 gradient is useless, and through classifier and detector together for the safety net
@@ -62,6 +62,7 @@ def book_defenses(zoo: Zoo, name: str, validation: torch.Tensor) -> list[Defense
     for method, label in (("fgsm", "FGSM adv. training"), ("pgd", "PGD adv. training")):
         trained = zoo.defended_classifier(name, method)[0].eval()
         defenses.append(Defense.around(label, trained))
+    defenses.append(Defense.around("distillation", zoo.distilled_classifier(name)[0].eval()))
     detector = SafetyNet(zoo.detector(name, bundle.info.linf_budget)[0].eval())
     defenses.append(Defense.around("detector", model, detector=detector,
                                    adaptive_target=GuardedClassifier(model, detector.network).eval()))
