@@ -37,7 +37,9 @@ Goal = Callable[[torch.Tensor], torch.Tensor]   # true labels y of a batch → t
 @dataclass(frozen=True)
 class AdvGANWeights:
     """α, β, c and κ of the objective (the paper's values are not known; implementers use α, β ∈ {1, 5},
-    c ∈ {0.1, 0.3} — here c is an ℓ2 bound, so it is set for the image size)."""
+    c ∈ {0.1, 0.3} — here c is an ℓ2 bound, so it is set for the image size and the ℓ∞ budget: a perturbation
+    in the ε-ball has ‖δ‖₂ ≤ ε√d, 2.8 for ε = 0.1 on 28×28, so the default c = 3 never lets the hinge act there
+    (the book's recipes use c = 1.5, :data:`gancourse.zoo.attacks.ADVGAN_WEIGHTS`)."""
 
     alpha: float = 1.0
     beta: float = 1.0
