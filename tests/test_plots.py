@@ -22,8 +22,9 @@ def test_epsilon_panel_draws_one_row_per_budget_and_keeps_the_model_mode(tiny_co
 def test_rows_and_columns_carry_their_labels():
     from gancourse.plots import show_images
     figure = show_images(torch.rand(6, 1, 28, 28), nrow=3, row_labels=["start", "optimised"],
-                         column_labels=["T-shirt", "Trouser", "Pullover"])
+                         column_labels=["T-shirt", "Trouser", "Pullover"], marks=[True, False, True, True, True, False])
     axis = figure.axes[0]
+    assert [text.get_text() for text in axis.texts] == ["✓", "✗", "✓", "✓", "✓", "✗"]
     assert [label.get_text() for label in axis.get_xticklabels()] == ["T-shirt", "Trouser", "Pullover"]
     assert [label.get_text() for label in axis.get_yticklabels()] == ["start", "optimised"]
     matplotlib.pyplot.close(figure)
@@ -31,6 +32,8 @@ def test_rows_and_columns_carry_their_labels():
 
 def test_labels_that_do_not_fit_the_grid_are_refused():
     from gancourse.plots import show_images
+    with pytest.raises(ValueError, match="5 marks for 6 images"):
+        show_images(torch.rand(6, 1, 8, 8), nrow=3, marks=[True] * 5)
     with pytest.raises(ValueError, match="2 column labels for 3 columns"):
         show_images(torch.rand(6, 1, 8, 8), nrow=3, column_labels=["a", "b"])
     with pytest.raises(ValueError, match="1 row labels for 2 rows"):

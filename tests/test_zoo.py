@@ -147,6 +147,19 @@ def test_aigan_recipe_is_conditional_and_has_a_class_branch(tmp_path, bundle):
     assert len(record.metadata["history"]["success"]) == 2 * TINY.attack_gan_iterations
 
 
+def test_replicates_are_independent_trainings_and_the_default_keeps_its_key(tmp_path, bundle):
+    store = CheckpointStore(tmp_path)
+    first, first_record = Zoo(TINY, bundle, 0, store=store).aigan("D", attacker_steps=10)
+    again, again_record = Zoo(TINY, bundle, 0, store=store).aigan("D", attacker_steps=10, replicate=1)
+    assert first_record.path != again_record.path and "replicate" not in first_record.config
+    assert again_record.config["replicate"] == 1 and again_record.config["training"]["seed"] == 1
+    assert first_record.config["training"]["attacker_steps"] == 10
+    assert not torch.equal(next(first["generator"].parameters()), next(again["generator"].parameters()))
+    default_key = Zoo(TINY, bundle, 0, store=store).advgan("D", target_class=2)[1].path
+    assert Zoo(TINY, bundle, 0, store=store).advgan("D", target_class=2, replicate=None)[1].path == default_key
+    assert Zoo(TINY, bundle, 0, store=store).advgan("D", target_class=2, replicate=5)[1].path != default_key
+
+
 def test_the_rec_classifiers_share_one_projection_equal_to_a_fresh_one(tmp_path, bundle):
     from gancourse.defenses.defense_gan import DefenseGAN
 

@@ -17,11 +17,13 @@ def show_images(
     row_labels: Sequence[str] | None = None,
     scale: float = 0.5,
     column_labels: Sequence[str] | None = None,
+    marks: Sequence[bool] | None = None,
 ) -> Figure:
     """Show images (N×C×H×W in [0, 1]) as a grid of ``nrow`` per row; returns the figure.
 
     ``row_labels`` names each row (e.g. the class of a class-by-class grid), ``column_labels`` each column (e.g.
     the target class of a per-target grid; shown under the grid, small and rotated so long names do not collide).
+    ``marks`` puts a green ✓ (True) or a red ✗ (False) in the corner of each image (e.g. "target reached").
     """
     if images.dim() != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"images must be N×1×H×W or N×3×H×W, got shape {tuple(images.shape)}")
@@ -32,12 +34,18 @@ def show_images(
         raise ValueError(f"{len(row_labels)} row labels for {rows} rows")
     if column_labels is not None and len(column_labels) != min(nrow, len(images)):
         raise ValueError(f"{len(column_labels)} column labels for {min(nrow, len(images))} columns")
+    if marks is not None and len(marks) != len(images):
+        raise ValueError(f"{len(marks)} marks for {len(images)} images: one per image")
     grid = make_grid(images.detach().cpu(), nrow=nrow, padding=2, pad_value=1.0)
     height, width = images.shape[2:]
     figure, axis = plt.subplots(figsize=(scale * nrow * width / 28 + (1.2 if row_labels else 0),
                                          scale * rows * height / 28 + (0.4 if title else 0)
                                          + (0.6 if column_labels else 0)))
     axis.imshow(grid.permute(1, 2, 0).numpy(), cmap="gray" if images.shape[1] == 1 else None, vmin=0, vmax=1)
+    for index, mark in enumerate(marks if marks is not None else []):
+        row, column = divmod(index, nrow)
+        axis.text(2 + (width + 2) * column + width - 1, 2 + (height + 2) * row + 1, "✓" if mark else "✗",
+                  color="limegreen" if mark else "red", fontsize=8, ha="right", va="top", fontweight="bold")
     if column_labels is not None:
         axis.set_xticks([2 + (width + 2) * column + width / 2 for column in range(len(column_labels))],
                         labels=list(column_labels), rotation=45, ha="right", fontsize=7)

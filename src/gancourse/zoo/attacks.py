@@ -37,10 +37,12 @@ class AttackRecipes(ClassifierRecipes):
 
     @reference_first
     def advgan(self, name: str, *, target_class: int | None = None, defense: str = "none",
-               weights: AdvGANWeights = ADVGAN_WEIGHTS) -> tuple[nn.ModuleDict, CheckpointRecord]:
+               weights: AdvGANWeights = ADVGAN_WEIGHTS, replicate: int | None = None,
+               ) -> tuple[nn.ModuleDict, CheckpointRecord]:
         """A white-box AdvGAN generator (and its discriminator) trained for the profile's
         ``attack_gan_iterations`` against :meth:`defended_classifier` ``(name, defense)``: towards
-        ``target_class``, or untargeted when it is None. Budget: the dataset's ℓ∞ budget."""
+        ``target_class``, or untargeted when it is None. Budget: the dataset's ℓ∞ budget. ``replicate``: an
+        independent repeat with that initialisation seed (:meth:`RecipeContext.make`)."""
         self._check_target(target_class)
         target_model, target_record = self.defended_classifier(name, defense)
         goal = "untargeted" if target_class is None else f"to-{target_class}"
@@ -50,7 +52,8 @@ class AttackRecipes(ClassifierRecipes):
             f"advgan-{name}-{defense}-{goal}", self._perturbation_networks(conditional=False), trainer,
             lambda pair, progress: trainer(pair["generator"], pair["discriminator"], target_model,
                                            self.bundle.train_loader, device=self.device, progress=progress),
-            inputs={"target_model": target_record}, settings={"batch_size": self.bundle.train_loader.batch_size})
+            inputs={"target_model": target_record}, settings={"batch_size": self.bundle.train_loader.batch_size},
+            replicate=replicate)
 
     def advgan_black_box(self, name: str, distillation: str, *, target_class: int | None = None,
                          weights: AdvGANWeights = ADVGAN_WEIGHTS) -> tuple[nn.ModuleDict, CheckpointRecord]:
@@ -89,17 +92,21 @@ class AttackRecipes(ClassifierRecipes):
 
     @reference_first
     def aigan(self, name: str, *, defense: str = "none", weights: AdvGANWeights = ADVGAN_WEIGHTS,
-              gamma: float = 1.0) -> tuple[nn.ModuleDict, CheckpointRecord]:
+              gamma: float = 1.0, attacker_steps: int | None = None, replicate: int | None = None,
+              ) -> tuple[nn.ModuleDict, CheckpointRecord]:
         """AI-GAN's class-conditioned generator and two-branch discriminator, trained for twice the profile's
         ``attack_gan_iterations`` against :meth:`defended_classifier` ``(name, defense)``; the attacker is PGD
-        on the discriminator's class branch with the dataset's budget and the profile's adversarial-training
-        steps."""
+        on the discriminator's class branch with the dataset's budget and ``attacker_steps`` steps (default:
+        the profile's adversarial-training steps). ``replicate``: an independent repeat with that seed for the
+        initialisation and the random targets."""
         target_model, target_record = self.defended_classifier(name, defense)
+        steps = self.profile.adversarial_training_steps if attacker_steps is None else attacker_steps
         trainer = Call(train_aigan, iterations=2 * self.profile.attack_gan_iterations, weights=weights, gamma=gamma,
-                       attacker_eps=self.bundle.info.linf_budget,
-                       attacker_steps=self.profile.adversarial_training_steps, seed=self.seed)
+                       attacker_eps=self.bundle.info.linf_budget, attacker_steps=steps,
+                       seed=self.seed if replicate is None else replicate)
         return self.make(
             f"aigan-{name}-{defense}", self._perturbation_networks(conditional=True), trainer,
             lambda pair, progress: trainer(pair["generator"], pair["discriminator"], target_model,
                                            self.bundle.train_loader, device=self.device, progress=progress),
-            inputs={"target_model": target_record}, settings={"batch_size": self.bundle.train_loader.batch_size})
+            inputs={"target_model": target_record}, settings={"batch_size": self.bundle.train_loader.batch_size},
+            replicate=replicate)

@@ -168,7 +168,8 @@ class RecipeContext:
     def make(self, name: str, networks: Network | Mapping[str, Network], trainer: Call,
              train: Callable[[Any, ProgressFile], History], *, inputs: Mapping[str, CheckpointRecord] | None = None,
              settings: Mapping[str, Any] | None = None,
-             evaluate: Callable[[Any], Mapping[str, Any]] | None = None) -> tuple[Any, CheckpointRecord]:
+             evaluate: Callable[[Any], Mapping[str, Any]] | None = None,
+             replicate: int | None = None) -> tuple[Any, CheckpointRecord]:
         """Load model ``name`` from the store; else, unless ``weights="train"``, load its published weights;
         else (never with ``weights="lookup"``, which raises :class:`NotPublished`) build and train it
         (``train(model, progress)``, which must run ``trainer``). What was loaded from the published weights or
@@ -179,7 +180,8 @@ class RecipeContext:
 
         The config holds the data, the seed, every network's :attr:`Call.settings` (or, for a model to start
         from, the record in ``inputs`` under the same name), the trainer's settings, the files of the
-        ``inputs`` and the extra ``settings``.
+        ``inputs`` and the extra ``settings``. ``replicate`` seeds the networks' initialisation instead of the
+        run's seed (and is recorded): independent repeats of one training on the same data and inputs.
         """
         inputs, settings = dict(inputs or {}), dict(settings or {})
         single = not isinstance(networks, Mapping)
@@ -193,10 +195,11 @@ class RecipeContext:
                                for key, part in parts.items()},
                   "training": trainer.settings,
                   "inputs": {key: record.path.name for key, record in sorted(inputs.items())},
-                  **{key: json_setting(key, value) for key, value in settings.items()}}
+                  **{key: json_setting(key, value) for key, value in settings.items()},
+                  **({"replicate": replicate} if replicate is not None else {})}
 
         def build() -> nn.Module:
-            torch.manual_seed(self.seed)
+            torch.manual_seed(self.seed if replicate is None else replicate)
             built = {key: copy.deepcopy(part) if isinstance(part, nn.Module) else part() for key, part in parts.items()}
             module = built["model"] if single else nn.ModuleDict(built)
             return module.to(self.device)
