@@ -143,6 +143,11 @@ def test_a_costly_defense_is_scored_on_its_own_prefix_and_an_attack_may_not_appl
     assert "n/a" in robust_table_text(cells)
     first_eight = {(c.attack): c for c in run_matrix(attacks[:1], [defenses[0]], images[:8], labels[:8])}
     assert by[("FGSM", "costly")].robust == first_eight["FGSM"].robust      # the same images, sliced
+    short = run_matrix([AttackSpec("FGSM", "oblivious", lambda m: FGSM(m, 0.3), bounded=False, sample=3)],
+                       [defenses[0], costly], images, labels)
+    assert [c.n for c in short if c.attack == "FGSM"] == [3, 3]
+    with pytest.raises(ValueError, match="sample must be a positive number of images"):
+        AttackSpec("bad", "oblivious", lambda m: FGSM(m, 0.3), sample=0)
     with pytest.raises(ValueError, match="adaptive_sample \\(9\\) cannot exceed sample \\(8\\)"):
         Defense("bad", lambda x: predict(model, x), model, model, sample=8, adaptive_sample=9)
     with pytest.raises(ValueError, match="sample must be a positive number"):

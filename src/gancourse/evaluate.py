@@ -107,7 +107,9 @@ def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tup
     p, z2 = successes / n, z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)     # exactly 0 and 1 at the ends, not rounding noise
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
 
 
 def wasserstein_1d(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -123,16 +123,22 @@ class AttackSpec:
     ``fixed`` attack ``make`` is called once with None, for an ``adaptive`` one with the :class:`Defense`, and
     may return None where the attack does not apply to that defense (the row then has no cell there).
     ``bounded``: the attack keeps to the matrix's ℓ∞ budget (False for minimum-norm attacks such as DeepFool
-    and C&W, which succeed whenever they can and are judged by the size of their perturbation)."""
+    and C&W, which succeed whenever they can and are judged by the size of their perturbation). ``sample``:
+    the row uses at most the first ``sample`` images (None: as many as the defense is scored on), for costly
+    attacks whose measure — a mean distance — needs fewer images than a rate."""
 
     name: str
     kind: str
     make: Callable[[Any], Craft]
     bounded: bool = True
+    sample: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"attack {self.name!r}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.sample is not None and (not isinstance(self.sample, int) or self.sample < 1):
+            raise ValueError(f"attack {self.name!r}: sample must be a positive number of images or None, "
+                             f"got {self.sample!r}")
 
 
 WORST_CASE = "worst case (ε-bounded)"
@@ -225,6 +231,7 @@ def run_matrix(attacks: list[AttackSpec], defenses: list[Defense], images: torch
                 progress(f"{attack.name} vs {defense.name}")
             target = {"fixed": None, "oblivious": defense.oblivious_target, "adaptive": defense}[attack.kind]
             count = defense.sample_size(len(images), attack.kind)
+            count = count if attack.sample is None else min(count, attack.sample)
             result = craft(attack, target, count)
             if result is None:
                 continue
@@ -299,7 +306,7 @@ def epsilon_sweep(defense: Defense, attack: Callable[[float], AttackSpec], epsil
     cells = []
     for eps in epsilons:
         spec = attack(eps)
-        renamed = AttackSpec(f"{spec.name} ε={eps:g}", spec.kind, spec.make, spec.bounded)
+        renamed = AttackSpec(f"{spec.name} ε={eps:g}", spec.kind, spec.make, spec.bounded, spec.sample)
         cells += [cell for cell in run_matrix([renamed], [defense], images, labels) if cell.attack == renamed.name]
     return cells
 

@@ -8,7 +8,8 @@ classifier; the adaptive one targets the whole pipeline: through BPDA for Defens
 gradient is useless, and through classifier and detector together for the safety net
 (:class:`~gancourse.defenses.detector.GuardedClassifier`) and MagNet
 (:class:`~gancourse.defenses.magnet.GuardedMagNet`). Attacks (rows): FGSM, RAND+FGSM, PGD, DeepFool, JSMA
-(towards the next class, ≤ 10% of the pixels), C&W-L2 — oblivious, the last three not bounded by ε;
+(towards the next class, ≤ 10% of the pixels), C&W-L2 — oblivious, the last three not bounded by ε and run on
+the profile's ``adaptive_eval_size`` first images (their measure is a mean distance);
 substitute black-box (FGSM on the substitute), AdvGAN (untargeted) and AI-GAN (towards the next class), with
 generators trained against the bare classifier — fixed; and the adaptive attack
 (:class:`~gancourse.attacks.adaptive.AdaptivePGD`): untargeted, margin loss, as many steps as the oblivious
@@ -84,6 +85,7 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
     """The matrix's rows for classifier ``name``, from ``zoo``'s models (see the module docstring)."""
     bundle, profile = zoo.bundle, zoo.profile
     eps, classes, steps = bundle.info.linf_budget, len(bundle.info.classes), profile.attack_steps
+    unbounded = profile.adaptive_eval_size   # minimum-norm attacks: a mean distance needs fewer images than a rate
     model = zoo.classifier(name)[0].eval()
     substitute = zoo.substitute(name)[0].eval()
     advgan = AdvGAN(model, {"untargeted": zoo.advgan(name)[0]["generator"]})
@@ -102,9 +104,10 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
         AttackSpec("FGSM", "oblivious", lambda m: FGSM(m, eps)),
         AttackSpec("RAND+FGSM", "oblivious", lambda m: RandFGSM(m, eps, alpha=eps / 2)),
         AttackSpec(f"PGD-{steps}", "oblivious", lambda m: PGD(m, eps, steps=steps)),
-        AttackSpec("DeepFool", "oblivious", lambda m: DeepFool(m, steps=steps), bounded=False),
-        AttackSpec("JSMA", "oblivious", lambda m: next_class(JSMA(m)), bounded=False),
-        AttackSpec("C&W L2", "oblivious", lambda m: CarliniWagnerL2(m, steps=100, search_steps=5), bounded=False),
+        AttackSpec("DeepFool", "oblivious", lambda m: DeepFool(m, steps=steps), bounded=False, sample=unbounded),
+        AttackSpec("JSMA", "oblivious", lambda m: next_class(JSMA(m)), bounded=False, sample=unbounded),
+        AttackSpec("C&W L2", "oblivious", lambda m: CarliniWagnerL2(m, steps=100, search_steps=5), bounded=False,
+                   sample=unbounded),
         AttackSpec("substitute (black-box)", "fixed", lambda _: FGSM(substitute, eps)),
         AttackSpec("AdvGAN", "fixed", lambda _: advgan),
         AttackSpec("AI-GAN", "fixed", lambda _: next_class(aigan)),
