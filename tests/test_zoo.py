@@ -240,3 +240,15 @@ def test_the_zoo_rejects_a_wrong_bundle_or_seed_before_training(tmp_path, bundle
     with pytest.raises(ValueError, match="seed"):
         Zoo(TINY, bundle, -1, store=CheckpointStore(tmp_path))
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_a_chapter_zoo_announces_each_model_once(tmp_path, bundle, monkeypatch):
+    from gancourse.zoo import recipe
+
+    announced = []
+    monkeypatch.setattr(recipe, "record", lambda name, value: announced.append(name))
+    chapter_zoo = dataclasses.replace(Zoo(TINY, bundle, 0, store=CheckpointStore(tmp_path)), announce=True)
+    chapter_zoo.classifier("D")
+    chapter_zoo.adversarially_trained("D", "fgsm", 0.1)      # asks for classifier D again, as its input
+    chapter_zoo.classifier("D")
+    assert len(announced) == len(set(announced)) == 2
