@@ -50,7 +50,8 @@ from gancourse.zoo import Zoo
 MAGNET_FALSE_POSITIVES = 0.01  # MagNet's threshold: 1% of clean validation images rejected (as in chapter 09)
 ADAPTIVE_RESTARTS = 2  # the adaptive attack's random starts (each later one only for the images not yet fooled)
 EOT_SAMPLES = 2  # forward passes averaged per gradient against a randomised defense (Defense-GAN's restarts)
-AUTOATTACK_STEPS = 100  # iterations of each APGD run of the AutoAttack row (AutoAttack's standard setting)
+AUTOATTACK_STEPS = 100  # iterations of each APGD run of the AutoAttack row (AutoAttack's standard setting; the
+# matrix uses min(100, 5 × the profile's attack steps): 100 at the cpu and gpu profiles, fewer for a smoke run)
 AUTOATTACK_NAME = "AutoAttack APGD-CE+DLR"
 
 
@@ -98,7 +99,9 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
         return adaptive_attack(defense, eps, steps, classes)
 
     def autoattack(defense: Defense) -> Craft | None:
-        return None if defense.detects or defense.randomised else autoattack_pair(defense.adaptive_target, eps)
+        if defense.detects or defense.randomised:
+            return None
+        return autoattack_pair(defense.adaptive_target, eps, steps=min(AUTOATTACK_STEPS, 5 * steps))
 
     return [
         AttackSpec("FGSM", "oblivious", lambda m: FGSM(m, eps)),
