@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from gancourse.attacks import FGSM, PGD
+from gancourse.checkpoints import CheckpointWarning
 from gancourse.cli import main
 from gancourse.evaluate import predict
 from gancourse.matrix import (
@@ -27,6 +28,7 @@ from gancourse.matrix import (
     sweep_flags,
     write_matrix,
 )
+from gancourse.matrix_cache import CellCache
 from gancourse.robustness import AUTOATTACK_NAME, run_book_matrix
 from gancourse.runtime import best_device
 
@@ -93,6 +95,29 @@ def test_every_cell_is_filled_and_consistent(fixture):
     detector_rows = [c for c in cells if c.defense == "detector" and c.attack == "brighter"]
     assert detector_rows[0].rejected > 0                                     # brighter images get rejected
     assert torch.equal(images, before)
+
+
+def test_a_cached_matrix_resumes_without_crafting_again_and_recomputes_what_changed(fixture, tmp_path):
+    model, images, labels, defenses = fixture
+    oblivious = Counting(lambda m: FGSM(m, 0.3))
+    adaptive = Counting(lambda defense: FGSM(defense.adaptive_target, 0.3))
+    attacks = [AttackSpec("FGSM", "oblivious", oblivious), AttackSpec("adaptive", "adaptive", adaptive)]
+    cache = CellCache(tmp_path / "cells")
+    first = run_matrix(attacks, defenses, images, labels, cache=cache)
+    assert len(list((tmp_path / "cells").glob("*.pt"))) == 3 * len(defenses)   # clean, FGSM, adaptive each
+    resumed = run_matrix(attacks, defenses, images, labels, cache=cache)
+    same_fields = [(c.attack, c.defense, c.accuracy, c.rejected, c.robust, c.attack_ms, c.mean_l2, c.n) for c in first]
+    assert same_fields == [(c.attack, c.defense, c.accuracy, c.rejected, c.robust, c.attack_ms, c.mean_l2, c.n)
+                           for c in resumed]
+    assert len(oblivious.targets) == 2 and len(adaptive.targets) == 3          # nothing crafted on the rerun
+    with torch.no_grad():
+        defenses[2].oblivious_target[1].bias.add_(1.0)                         # "other" retrained: its cells go stale
+    run_matrix(attacks, defenses, images, labels, cache=cache)
+    assert len(oblivious.targets) == 3 and adaptive.targets[-1] is defenses[2]
+    cache.path("FGSM", "none").write_bytes(b"not a checkpoint")
+    with pytest.warns(CheckpointWarning, match="recomputing FGSM vs none"):
+        run_matrix(attacks, defenses, images, labels, cache=cache)
+    assert oblivious.targets[-1] is model and len(oblivious.targets) == 4      # shared by "detector" again
 
 
 def test_the_worst_case_counts_an_image_robust_only_if_every_bounded_attack_failed():

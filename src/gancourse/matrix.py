@@ -38,6 +38,7 @@ from torch import nn
 
 from gancourse.defenses.base import Preprocessor, ThresholdDetector
 from gancourse.evaluate import predict, wilson_interval
+from gancourse.matrix_cache import CellCache
 from gancourse.validation import check_images, check_labels
 
 REJECTED = -1  # the label a detecting defense returns for an input it refuses to classify
@@ -189,8 +190,11 @@ def _cell(attack: AttackSpec | str, defense: str, correct: torch.Tensor, rejecte
 
 
 def run_matrix(attacks: list[AttackSpec], defenses: list[Defense], images: torch.Tensor, labels: torch.Tensor,
-               progress: Callable[[str], None] | None = None) -> list[Cell]:
-    """Every attack of ``attacks`` (plus a ``clean`` row first) against every defense of ``defenses``."""
+               progress: Callable[[str], None] | None = None, cache: CellCache | None = None) -> list[Cell]:
+    """Every attack of ``attacks`` (plus a ``clean`` row first) against every defense of ``defenses``.
+
+    With a ``cache`` (:class:`gancourse.matrix_cache.CellCache`), each finished cell is saved as it is
+    computed and a cell already there is read instead of computed, so an interrupted run resumes."""
     check_images(images)
     check_labels(labels, len(images))
     if not attacks or not defenses:
@@ -220,28 +224,57 @@ def run_matrix(attacks: list[AttackSpec], defenses: list[Defense], images: torch
         adversarial, seconds = crafted[key]
         return adversarial[:count], seconds
 
+    def evaluate(attack: AttackSpec | None, defense: Defense, count: int) -> dict[str, Any] | None:
+        """The cell of ``attack`` (None: the clean row) against ``defense`` on the first ``count`` images: from
+        the cache, else computed (and cached); None where the attack does not apply."""
+        name = "clean" if attack is None else attack.name
+        target = None if attack is None else {"fixed": None, "oblivious": defense.oblivious_target,
+                                              "adaptive": defense}[attack.kind]
+        key = None
+        if cache is not None:
+            key = cache.key(name, defense.name, [defense.oblivious_target, defense.adaptive_target],
+                            images[:count], labels[:count])
+            entry = cache.load(name, defense.name, key)
+            if entry is not None:
+                shared = (name, id(target))
+                if entry["adversarial"] is not None and (shared not in crafted or crafted[shared] is None
+                                                         or len(crafted[shared][0]) < count):
+                    crafted[shared] = (entry["adversarial"].to(images.device), entry["seconds"])
+                return entry
+        if attack is None:
+            adversarial, seconds = None, 0.0
+            correct, rejected, defense_ms = score(defense, images[:count], labels[:count])
+        else:
+            result = craft(attack, target, count)
+            if result is None:
+                return None
+            adversarial, seconds = result
+            correct, rejected, defense_ms = score(defense, adversarial, labels[:count])
+        entry = {"adversarial": adversarial, "seconds": seconds, "correct": correct, "rejected": rejected,
+                 "defense_ms": defense_ms}
+        if cache is not None:
+            cache.save(name, defense.name, key, entry)
+        return entry
+
     for defense in defenses:
-        count = defense.sample_size(len(images), "clean")
-        correct, rejected, defense_ms = score(defense, images[:count], labels[:count])
-        cells.append(_cell("clean", defense.name, correct, rejected, 0.0, defense_ms, 0.0))
-        bounded_rows = [(correct, rejected)]  # an image is robust in the worst case only if every bounded attack failed
+        clean = evaluate(None, defense, defense.sample_size(len(images), "clean"))
+        cells.append(_cell("clean", defense.name, clean["correct"], clean["rejected"], 0.0, clean["defense_ms"], 0.0))
+        bounded_rows = [(clean["correct"], clean["rejected"])]  # robust in the worst case only if every bounded attack failed
         bounded_ms = 0.0
         for attack in attacks:
             if progress is not None:
                 progress(f"{attack.name} vs {defense.name}")
-            target = {"fixed": None, "oblivious": defense.oblivious_target, "adaptive": defense}[attack.kind]
             count = defense.sample_size(len(images), attack.kind)
             count = count if attack.sample is None else min(count, attack.sample)
-            result = craft(attack, target, count)
-            if result is None:
+            entry = evaluate(attack, defense, count)
+            if entry is None:
                 continue
-            adversarial, seconds = result
-            correct, rejected, defense_ms = score(defense, adversarial, labels[:count])
-            mean_l2 = (adversarial - images[:count]).flatten(1).norm(dim=1).mean().item()
-            cells.append(_cell(attack, defense.name, correct, rejected, 1000 * seconds, defense_ms, mean_l2))
+            mean_l2 = (entry["adversarial"].to(images.device) - images[:count]).flatten(1).norm(dim=1).mean().item()
+            cells.append(_cell(attack, defense.name, entry["correct"], entry["rejected"], 1000 * entry["seconds"],
+                               entry["defense_ms"], mean_l2))
             if attack.bounded:
-                bounded_rows.append((correct, rejected))
-                bounded_ms += 1000 * seconds
+                bounded_rows.append((entry["correct"], entry["rejected"]))
+                bounded_ms += 1000 * entry["seconds"]
         cells.append(_worst_case(defense.name, bounded_rows, bounded_ms))
     return cells
 
@@ -297,9 +330,9 @@ SWEEP_FLOOR = 0.05
 
 
 def epsilon_sweep(defense: Defense, attack: Callable[[float], AttackSpec], epsilons: list[float],
-                  images: torch.Tensor, labels: torch.Tensor) -> list[Cell]:
+                  images: torch.Tensor, labels: torch.Tensor, cache: CellCache | None = None) -> list[Cell]:
     """``attack(ε)`` against ``defense`` at each budget of ``epsilons`` (increasing), one cell per budget with
-    ``attack`` named ``"<name> ε=<ε>"``. A sound evaluation sees robustness fall towards 0 as ε grows
+    ``attack`` named ``"<name> ε=<ε>"`` (kept in ``cache`` as :func:`run_matrix` keeps its cells). A sound evaluation sees robustness fall towards 0 as ε grows
     (:func:`sweep_flags`); with ε = 0.5 an ℓ∞ attacker may turn every image into a uniform grey."""
     if not epsilons or list(epsilons) != sorted(set(epsilons)) or epsilons[0] < 0:
         raise ValueError(f"epsilons must be distinct, non-negative and increasing, got {epsilons}")
@@ -307,7 +340,7 @@ def epsilon_sweep(defense: Defense, attack: Callable[[float], AttackSpec], epsil
     for eps in epsilons:
         spec = attack(eps)
         renamed = AttackSpec(f"{spec.name} ε={eps:g}", spec.kind, spec.make, spec.bounded, spec.sample)
-        cells += [cell for cell in run_matrix([renamed], [defense], images, labels) if cell.attack == renamed.name]
+        cells += [cell for cell in run_matrix([renamed], [defense], images, labels, cache=cache) if cell.attack == renamed.name]
     return cells
 
 

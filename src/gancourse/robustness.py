@@ -24,6 +24,7 @@ attacked adaptively on its ``adaptive_eval_size`` first ones; the other defenses
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
@@ -41,7 +42,9 @@ from gancourse.defenses.defense_gan import DefenseGAN
 from gancourse.defenses.detector import GuardedClassifier, SafetyNet
 from gancourse.defenses.magnet import GuardedMagNet, MagNet
 from gancourse.files import output_folder
+from gancourse.checkpoints import config_hash
 from gancourse.matrix import AttackSpec, Cell, Craft, Defense, run_matrix, write_matrix
+from gancourse.matrix_cache import CellCache
 from gancourse.models.classifiers import CLASSIFIERS
 from gancourse.profiles import resolve_profile
 from gancourse.runtime import ChapterRun, best_device
@@ -119,6 +122,16 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
     ]
 
 
+def book_matrix_cache(zoo: Zoo, name: str) -> CellCache:
+    """Where the matrix of classifier ``name`` keeps its finished cells (so an interrupted run resumes):
+    a folder of ``zoo``'s checkpoint store named by a hash of the profile, dataset, seed, classifier and the
+    checkpoints of every model ``zoo`` has given so far (call it after :func:`book_defenses` and
+    :func:`book_attacks`, so that a retrained model starts a fresh folder)."""
+    key = {"profile": dataclasses.asdict(zoo.profile), "dataset": zoo.bundle.info.name, "seed": zoo.seed,
+           "classifier": name, "models": sorted(zoo.models_given)}
+    return CellCache(zoo.store.root / "matrix-cells" / config_hash(key))
+
+
 def adaptive_attack(defense: Defense, eps: float, steps: int, classes: int) -> AdaptivePGD:
     """The matrix's adaptive attack on ``defense``: :class:`~gancourse.attacks.adaptive.AdaptivePGD` on its
     adaptive target with :data:`ADAPTIVE_RESTARTS` restarts, :data:`EOT_SAMPLES` gradient samples if it is
@@ -182,7 +195,7 @@ def run_book_matrix(model: str, dataset: str, profile: str, images: int | None, 
     validation = bundle.test_images[count:count + 500].to(device)
     defenses = book_defenses(zoo, model, validation)
     attacks = book_attacks(zoo, model)
-    cells = run_matrix(attacks, defenses, evaluated, labels, progress=progress)
+    cells = run_matrix(attacks, defenses, evaluated, labels, progress=progress, cache=book_matrix_cache(zoo, model))
     metadata = {"dataset": dataset, "profile": resolved.name, "model": model, "images": count,
                 "seed": seed, "eps": bundle.info.linf_budget, "device": device.type, "torch": torch.__version__}
     return cells, write_matrix(cells, folder, metadata)

@@ -134,9 +134,10 @@ class RecipeContext:
     shared: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
     """Results several recipes use, computed once per context (e.g. the Rec classifiers' projections)."""
     announce: bool = False
-    announced: set[str] = dataclasses.field(default_factory=set, repr=False, compare=False)
-    """The models already recorded for the page's header; shared with the reference context (a model a chapter
-    asks for twice, e.g. as another recipe's input, is announced once)."""
+    models_given: set[str] = dataclasses.field(default_factory=set, repr=False, compare=False)
+    """The checkpoints (``model_<name>-<config hash>``) of the models given so far, each recorded once for the
+    page's header if ``announce``; shared with the reference context (a model a chapter asks for twice, e.g. as
+    another recipe's input, is announced once)."""
     reference: Profile = REFERENCE
     """The reference budget the published weights were trained with (tests use a tiny one)."""
 
@@ -223,9 +224,10 @@ class RecipeContext:
             name, config, build, not_published if self.weights == "lookup" else timed_train,
             fetch=fetch if self.weights != "train" else None)
         key = f"model_{slug(checkpoint.path.stem)}"
-        if self.announce and key not in self.announced:
-            self.announced.add(key)
-            record(key, model_summary(checkpoint))
+        if key not in self.models_given:
+            self.models_given.add(key)
+            if self.announce:
+                record(key, model_summary(checkpoint))
         return model.to(self.device), checkpoint
 
 
