@@ -36,13 +36,13 @@ from gancourse.attacks import FGSM, JSMA, PGD, CarliniWagnerL2, DeepFool, RandFG
 from gancourse.attacks.adaptive import AdaptivePGD
 from gancourse.attacks.advgan import AdvGAN
 from gancourse.attacks.aigan import AIGAN
+from gancourse.checkpoints import config_hash
 from gancourse.data import make_loaders
 from gancourse.defenses.ape_gan import APEGAN
 from gancourse.defenses.defense_gan import DefenseGAN
 from gancourse.defenses.detector import GuardedClassifier, SafetyNet
 from gancourse.defenses.magnet import GuardedMagNet, MagNet
 from gancourse.files import output_folder
-from gancourse.checkpoints import config_hash
 from gancourse.matrix import AttackSpec, Cell, Craft, Defense, run_matrix, write_matrix
 from gancourse.matrix_cache import CellCache
 from gancourse.models.classifiers import CLASSIFIERS
