@@ -158,6 +158,11 @@ def test_replicates_are_independent_trainings_and_the_default_keeps_its_key(tmp_
     default_key = Zoo(TINY, bundle, 0, store=store).advgan("D", target_class=2)[1].path
     assert Zoo(TINY, bundle, 0, store=store).advgan("D", target_class=2, replicate=None)[1].path == default_key
     assert Zoo(TINY, bundle, 0, store=store).advgan("D", target_class=2, replicate=5)[1].path != default_key
+    static, static_record = Zoo(TINY, bundle, 0, store=store).advgan_black_box("D", "static")
+    repeat, repeat_record = Zoo(TINY, bundle, 0, store=store).advgan_black_box("D", "static", replicate=1)
+    assert static_record.path != repeat_record.path and repeat_record.config["replicate"] == 1
+    assert not torch.equal(next(static["generator"].parameters()), next(repeat["generator"].parameters()))
+    assert torch.equal(next(static["student"].parameters()), next(repeat["student"].parameters()))   # one student
 
 
 def test_the_rec_classifiers_share_one_projection_equal_to_a_fresh_one(tmp_path, bundle):

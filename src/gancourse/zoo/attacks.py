@@ -56,12 +56,14 @@ class AttackRecipes(ClassifierRecipes):
             replicate=replicate)
 
     def advgan_black_box(self, name: str, distillation: str, *, target_class: int | None = None,
-                         weights: AdvGANWeights = ADVGAN_WEIGHTS) -> tuple[nn.ModuleDict, CheckpointRecord]:
+                         weights: AdvGANWeights = ADVGAN_WEIGHTS, replicate: int | None = None,
+                         ) -> tuple[nn.ModuleDict, CheckpointRecord]:
         """Black-box AdvGAN against classifier ``name``, never differentiating through it. ``static``: trained
         against :meth:`distilled_student`. ``dynamic``: from the same student, :data:`DYNAMIC_ROUNDS` rounds
         alternating generator training (a quarter of ``attack_gan_iterations`` each) with re-distillation on
         the black box's answers for :data:`DYNAMIC_QUERIES` training images and their adversarial versions.
-        The returned dict holds the student too."""
+        The returned dict holds the student too. ``replicate``: an independent repeat with that initialisation
+        seed for the generator and discriminator (the student starts from the same distilled one)."""
         if distillation not in ("static", "dynamic"):
             raise ValueError(f"distillation must be 'static' or 'dynamic', got {distillation!r}")
         self._check_target(target_class)
@@ -88,7 +90,8 @@ class AttackRecipes(ClassifierRecipes):
                          {**self._perturbation_networks(conditional=False), "student": student}, trainer, train,
                          inputs={"black_box": black_box_record, "student": student_record},
                          settings={"batch_size": self.bundle.train_loader.batch_size,
-                                   **({"queries": DYNAMIC_QUERIES} if distillation == "dynamic" else {})})
+                                   **({"queries": DYNAMIC_QUERIES} if distillation == "dynamic" else {})},
+                         replicate=replicate)
 
     @reference_first
     def aigan(self, name: str, *, defense: str = "none", weights: AdvGANWeights = ADVGAN_WEIGHTS,
