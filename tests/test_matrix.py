@@ -110,14 +110,18 @@ def test_a_cached_matrix_resumes_without_crafting_again_and_recomputes_what_chan
     assert same_fields == [(c.attack, c.defense, c.accuracy, c.rejected, c.robust, c.attack_ms, c.mean_l2, c.n)
                            for c in resumed]
     assert len(oblivious.targets) == 2 and len(adaptive.targets) == 3          # nothing crafted on the rerun
+    assert (cache.written, cache.read) == (3 * len(defenses), 3 * len(defenses))
     with torch.no_grad():
         defenses[2].oblivious_target[1].bias.add_(1.0)                         # "other" retrained: its cells go stale
     run_matrix(attacks, defenses, images, labels, cache=cache)
     assert len(oblivious.targets) == 3 and adaptive.targets[-1] is defenses[2]
-    cache.path("FGSM", "none").write_bytes(b"not a checkpoint")
+    next((tmp_path / "cells").glob("FGSM__none__*.pt")).write_bytes(b"not a checkpoint")
     with pytest.warns(CheckpointWarning, match="recomputing FGSM vs none"):
         run_matrix(attacks, defenses, images, labels, cache=cache)
     assert oblivious.targets[-1] is model and len(oblivious.targets) == 4      # shared by "detector" again
+    run_matrix([AttackSpec("FGSM", "oblivious", lambda m: FGSM(m, 0.3))], defenses[:1], images[:5], labels[:5],
+               cache=cache)                                                    # the same names on a prefix
+    assert len(list((tmp_path / "cells").glob("clean__none__*.pt"))) == 2      # get files of their own
 
 
 def test_the_worst_case_counts_an_image_robust_only_if_every_bounded_attack_failed():
@@ -205,6 +209,15 @@ def test_an_epsilon_sweep_reaches_zero_against_no_defense_and_flags_a_defense_th
     assert stuck[0].robust == 1.0 and "still leaves 100%" in sweep_flags(stuck)[0]
     with pytest.raises(ValueError, match="increasing"):
         epsilon_sweep(defenses[0], pgd, [0.3, 0.1], images, labels)
+
+
+def test_a_sweep_whose_robustness_rises_with_the_budget_is_flagged():
+    def cell(eps, robust, n=40):
+        return Cell(f"PGD ε={eps}", "D", robust, 0.0, robust, 0.0, 0.0, 0.0, n, "adaptive", True)
+
+    assert sweep_flags([cell(0.2, 0.0), cell(0.3, 0.025), cell(0.5, 0.0)]) == []     # within noise: no flag
+    rising = sweep_flags([cell(0.2, 0.0), cell(0.3, 0.3), cell(0.5, 0.025)])
+    assert len(rising) == 1 and "rises from 0%" in rising[0] and "PGD ε=0.3" in rising[0]
 
 
 def test_a_defense_is_fooled_only_by_an_accepted_wrong_answer(fixture):

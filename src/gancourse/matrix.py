@@ -345,13 +345,24 @@ def epsilon_sweep(defense: Defense, attack: Callable[[float], AttackSpec], epsil
 
 
 def sweep_flags(sweep: list[Cell], floor: float = SWEEP_FLOOR) -> list[str]:
-    """A red flag when the largest budget of an :func:`epsilon_sweep` leaves more than ``floor`` robust (the
-    lower end of its 95% interval above it): the attack, not the defense, has stopped."""
+    """The red flags of an :func:`epsilon_sweep` (budgets increasing):
+
+    - the largest budget leaves more than ``floor`` robust (the lower end of its 95% interval above it): the
+      attack, not the defense, has stopped;
+    - robustness *rises* from one budget to a larger one (the larger budget's interval wholly above the smaller
+      one's): impossible for a defense, since every perturbation of the smaller ball is allowed in the larger,
+      so the attack is failing at the larger budget."""
+    flags = []
+    for smaller, larger in zip(sweep, sweep[1:]):
+        if larger.robust_interval()[0] > smaller.robust_interval()[1]:
+            flags.append(f"{larger.defense}: robustness rises from {_percent(smaller)} under {smaller.attack} to "
+                         f"{_percent(larger)} under {larger.attack}: a larger budget allows every smaller "
+                         f"perturbation, so the attack is failing there")
     last = sweep[-1]
-    if last.robust_interval()[0] <= floor:
-        return []
-    return [f"{last.defense}: {last.attack} still leaves {_percent(last)} robust: robustness should fall towards "
-            f"0 as ε grows; an attack that cannot get there is failing (e.g. at a masked gradient)"]
+    if last.robust_interval()[0] > floor:
+        flags.append(f"{last.defense}: {last.attack} still leaves {_percent(last)} robust: robustness should fall "
+                     f"towards 0 as ε grows; an attack that cannot get there is failing (e.g. at a masked gradient)")
+    return flags
 
 
 def _separation(weaker: Cell, stronger: Cell) -> str:

@@ -28,10 +28,13 @@ class CellCache:
     """The finished cells of one matrix, one file per cell in ``folder`` (created when first written).
 
     An entry holds ``adversarial`` (the crafted images, None for the clean row), ``seconds`` (crafting time per
-    image), ``correct`` and ``rejected`` (per image) and ``defense_ms``."""
+    image), ``correct`` and ``rejected`` (per image) and ``defense_ms``. ``read`` and ``written`` count the cells
+    this object has read from and saved to the folder (a resumed run reports what it reused)."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder).expanduser()
+        self.read = 0
+        self.written = 0
 
     def key(self, attack: str, defense: str, targets: list[nn.Module], images: torch.Tensor,
             labels: torch.Tensor) -> str:
@@ -42,14 +45,15 @@ class CellCache:
         digest.update(tensors_digest(state).encode())
         return digest.hexdigest()
 
-    def path(self, attack: str, defense: str) -> Path:
-        """``<folder>/<attack>__<defense>.pt`` (names as :func:`gancourse.results.slug` writes them)."""
-        return self.folder / f"{slug(attack)}__{slug(defense)}.pt"
+    def path(self, attack: str, defense: str, key: str) -> Path:
+        """``<folder>/<attack>__<defense>__<key prefix>.pt`` (names as :func:`gancourse.results.slug` writes
+        them): the same names on other images — an ε sweep's clean row on a prefix — get files of their own."""
+        return self.folder / f"{slug(attack)}__{slug(defense)}__{key[:16]}.pt"
 
     def load(self, attack: str, defense: str, key: str) -> dict[str, Any] | None:
         """The stored entry of the cell if its key matches ``key``; None if there is none or it is stale. An
         unreadable file is reported (:class:`~gancourse.checkpoints.CheckpointWarning`) and ignored."""
-        path = self.path(attack, defense)
+        path = self.path(attack, defense, key)
         if not path.exists():
             return None
         try:
@@ -59,10 +63,14 @@ class CellCache:
         except Exception as error:  # truncated file, garbage bytes, another format
             warnings.warn(f"recomputing {attack} vs {defense}: {error}", CheckpointWarning, stacklevel=2)
             return None
-        return payload["entry"] if payload.get("key") == key else None
+        if payload.get("key") != key:
+            return None
+        self.read += 1
+        return payload["entry"]
 
     def save(self, attack: str, defense: str, key: str, entry: dict[str, Any]) -> None:
         """Store ``entry`` for the cell under ``key``, atomically (tensors moved to the CPU)."""
         entry = {name: value.detach().cpu() if isinstance(value, torch.Tensor) else value
                  for name, value in entry.items()}
-        atomic_torch_save({"format": FORMAT, "key": key, "entry": entry}, self.path(attack, defense))
+        atomic_torch_save({"format": FORMAT, "key": key, "entry": entry}, self.path(attack, defense, key))
+        self.written += 1
