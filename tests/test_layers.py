@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gancourse.defenses",),
     ("gancourse.evaluate",),
     ("gancourse.zoo", "gancourse.weights"),
-    ("gancourse.matrix", "gancourse.ledger", "gancourse.robustness", "gancourse.plots", "gancourse.widgets", "gancourse.exercises",
+    ("gancourse.matrix", "gancourse.matrix_cache", "gancourse.ledger", "gancourse.robustness", "gancourse.plots", "gancourse.widgets", "gancourse.exercises",
      "gancourse.toys", "gancourse.saturation", "gancourse.costs", "gancourse.gpu_check"),
     ("gancourse.book", "gancourse.editions", "gancourse.offline", "gancourse.sphinx_pages", "gancourse.cli"),
 ]

@@ -353,7 +353,7 @@ def sweep_flags(sweep: list[Cell], floor: float = SWEEP_FLOOR) -> list[str]:
       one's): impossible for a defense, since every perturbation of the smaller ball is allowed in the larger,
       so the attack is failing at the larger budget."""
     flags = []
-    for smaller, larger in zip(sweep, sweep[1:]):
+    for smaller, larger in zip(sweep[:-1], sweep[1:], strict=True):
         if larger.robust_interval()[0] > smaller.robust_interval()[1]:
             flags.append(f"{larger.defense}: robustness rises from {_percent(smaller)} under {smaller.attack} to "
                          f"{_percent(larger)} under {larger.attack}: a larger budget allows every smaller "
