@@ -21,6 +21,7 @@ from gancourse.matrix import (
     Cell,
     Defense,
     epsilon_sweep,
+    plot_matrix,
     red_flags,
     robust_table,
     robust_table_text,
@@ -297,3 +298,15 @@ def test_the_matrix_command_runs_the_book_lineup(tmp_path, monkeypatch, capsys):
     assert main(["matrix", "--profile", "smoke", "--dataset", "mnist5k", "--images", "100000",
                  "--output", str(tmp_path / "x")]) == 1
     assert "ask for fewer" in capsys.readouterr().err
+
+
+def test_the_heatmap_greys_unbounded_rows_and_separates_the_kinds_of_rows(fixture):
+    model, images, labels, defenses = fixture
+    cells = run_matrix([AttackSpec("FGSM", "oblivious", lambda m: FGSM(m, 0.3)),
+                        AttackSpec("loose", "oblivious", lambda m: FGSM(m, 0.5), bounded=False),
+                        AttackSpec("adaptive", "adaptive", lambda d: FGSM(d.adaptive_target, 0.3))],
+                       defenses, images, labels)
+    axis = plot_matrix(cells).axes[0]
+    coloured, rows = axis.images[0].get_array(), robust_table(cells)[0]
+    assert coloured.mask[rows.index("loose")].all() and not coloured.mask[rows.index("FGSM")].any()
+    assert len(axis.lines) == 3                               # clean | oblivious | adaptive | worst case

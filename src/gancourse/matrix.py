@@ -392,18 +392,33 @@ def robust_table_text(cells: list[Cell]) -> str:
 
 
 def plot_matrix(cells: list[Cell], title: str = "robust accuracy (correct or rejected)"):
-    """A heatmap of :func:`robust_table` with the values written in the cells; returns the figure."""
+    """A heatmap of :func:`robust_table` with the values written in the cells; returns the figure. Rows of
+    attacks without an ε bound are drawn grey (their "robust" fraction is not a robustness: they are judged by
+    the distance they need), and a line separates each group of rows of one kind (clean, oblivious, made once,
+    adaptive, worst case)."""
     import matplotlib.pyplot as plt
 
     attacks, defenses, table = robust_table(cells)
+    kind = {cell.attack: cell.kind for cell in cells}
+    unbounded = {cell.attack for cell in cells if not cell.bounded}
+    coloured = table.clone()
+    for row, attack in enumerate(attacks):
+        if attack in unbounded:
+            coloured[row] = float("nan")
+    colours = plt.get_cmap("viridis").with_extremes(bad="#d9d9d9")
     figure, axis = plt.subplots(figsize=(1.3 * len(defenses) + 2.5, 0.42 * len(attacks) + 1.5))
-    image = axis.imshow(table.numpy(), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+    image = axis.imshow(coloured.numpy(), cmap=colours, vmin=0, vmax=1, aspect="auto")
     axis.set_xticks(range(len(defenses)), defenses, rotation=30, ha="right")
-    axis.set_yticks(range(len(attacks)), attacks)
-    for i in range(len(attacks)):
+    axis.set_yticks(range(len(attacks)), [f"{a} (no ε bound)" if a in unbounded else a for a in attacks])
+    for i, attack in enumerate(attacks):
         for j in range(len(defenses)):
             value = table[i, j].item()
-            axis.text(j, i, "n/a" if value != value else f"{value:.0%}", ha="center", va="center", fontsize=8)
+            text = "n/a" if value != value else f"{value:.0%}"
+            dark = attack not in unbounded and value == value and value < 0.6    # white on viridis' dark end
+            axis.text(j, i, text, ha="center", va="center", fontsize=8,
+                      color="white" if dark else "black", style="italic" if attack in unbounded else "normal")
+        if i and kind[attack] != kind[attacks[i - 1]]:
+            axis.axhline(i - 0.5, color="black", linewidth=1.2)
     figure.colorbar(image, ax=axis, fraction=0.03)
     axis.set_title(title)
     figure.tight_layout()
