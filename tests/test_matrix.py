@@ -197,6 +197,13 @@ def test_red_flags_name_an_adaptive_attack_weaker_than_others_and_a_black_box_st
     assert "PGD (oblivious) leaves 66%" in flags[0] and "overlap" in flags[0]      # 0.66 vs 0.68 on 200: noise
     assert "transfer (fixed) leaves 30%" in flags[1] and "separate" in flags[1]
     assert "black-box transfer" in flags[2] and "PGD" in flags[2]
+    steps = [cell("FGSM", "oblivious", 0.70), cell("PGD", "oblivious", 0.71), cell("adaptive", "adaptive", 0.1)]
+    assert red_flags(steps) == []                                             # the check needs both names
+    iterative = red_flags(steps, single_step="FGSM", iterative="PGD")
+    assert len(iterative) == 1 and "the iterative PGD leaves 71%" in iterative[0]
+    assert red_flags([cell("FGSM", "oblivious", 0.7), cell("PGD", "oblivious", 0.2)], "FGSM", "PGD") == []
+    with pytest.raises(ValueError, match="both"):
+        red_flags(steps, single_step="FGSM")
 
 
 def test_an_epsilon_sweep_reaches_zero_against_no_defense_and_flags_a_defense_that_stops_it(fixture):

@@ -296,16 +296,26 @@ def _percent(cell: Cell) -> str:
     return f"{cell.robust:.0%} [{low:.0%}, {high:.0%}] of {cell.n}"
 
 
-def red_flags(cells: list[Cell]) -> list[str]:
+def red_flags(cells: list[Cell], single_step: str | None = None, iterative: str | None = None) -> list[str]:
     """The signs of a failing evaluation in ``cells`` (Carlini et al. 2019, §5), one sentence each:
 
     - an ε-bounded oblivious or black-box attack leaves a defense *less* robust than its adaptive attack (the
       attack that knows the defense should be the strongest; a weaker one has failed, e.g. at a masked gradient);
-    - a black-box or transfer attack beats every white-box one (the white-box gradients are masked).
+    - a black-box or transfer attack beats every white-box one (the white-box gradients are masked);
+    - with the names of a ``single_step`` row and an ``iterative`` row of the same attack (e.g. FGSM and PGD):
+      the iterative attack leaves a defense at least as robust as the single step (more steps of the same
+      attack should never do worse; when they do not help, the gradient they follow is failing).
 
     Each says whether the two rates' 95% Wilson intervals separate (else the gap may be sampling noise)."""
+    if (single_step is None) != (iterative is None):
+        raise ValueError("name both the single-step and the iterative row (or neither)")
     flags = []
     for defense in dict.fromkeys(cell.defense for cell in cells):
+        named = {cell.attack: cell for cell in cells if cell.defense == defense}
+        if single_step in named and iterative in named and named[iterative].robust >= named[single_step].robust:
+            flags.append(f"{defense}: the iterative {iterative} leaves {_percent(named[iterative])} robust, the "
+                         f"single-step {single_step} {_percent(named[single_step])}: more steps of the same attack "
+                         f"do not help, so the gradient they follow is failing")
         rows = [cell for cell in cells if cell.defense == defense and cell.bounded and cell.kind in KINDS]
         adaptive = [cell for cell in rows if cell.kind == "adaptive"]
         white_box = [cell for cell in rows if cell.kind != "fixed"]
