@@ -138,19 +138,24 @@ def test_chapter_06_defenses_show_what_its_prose_claims(layout):
 @pytest.mark.book
 def test_chapter_09_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "09")
-    assert r["ch09_clean_orig_A"] <= r["ch09_clean_none_A"]                                # a cost on clean images
+    assert r["ch09_clean_orig_A"] < r["ch09_clean_none_A"] - 0.1                           # "expensive here"
+    for model in "AB":                                                                     # Rec recovers "a little"
+        assert r[f"ch09_clean_orig_{model}"] <= r[f"ch09_clean_rec_{model}"] < r[f"ch09_clean_none_{model}"] - 0.05
+        assert r[f"ch09_clean_rec_{model}"] - r[f"ch09_clean_orig_{model}"] < 0.06          # "within the noise"
     assert r["ch09_white_C_W_L2_A_Defense_GAN_Orig"] > r["ch09_white_C_W_L2_A_none"] + 0.3  # removes small ones
     assert r["ch09_white_FGSM_A_Defense_GAN_Orig"] < r["ch09_clean_orig_A"] - 0.3          # not large ones
     assert r["ch09_auc_Defense_GAN_FGSM"] > r["ch09_auc_Defense_GAN_C_W_L2"]               # detects large ones
-    assert r["ch09_grid_large_err"] < r["ch09_grid_small_err"] and r["ch09_grid_large_acc"] < r["ch09_grid_small_acc"]
-    assert r["ch09_bpda_accuracy"] < r["ch09_white_C_W_L2_A_Defense_GAN_Orig"] - 0.3       # the adaptive attack
-    assert r["ch09_restart_spread"] < 1.1                                                  # "almost the same error"
-    for model in "AB":                                                                     # Rec "buys it back"
-        assert r[f"ch09_clean_rec_{model}"] >= r[f"ch09_clean_none_{model}"] - 0.02 > r[f"ch09_clean_orig_{model}"] - 0.02
-    assert r["ch09_black_Defense_GAN_Orig"] > r["ch09_black_none"] >= r["ch09_black_Defense_GAN_Rec"] - 0.02
     assert r["ch09_auc_MagNet_FGSM"] > r["ch09_auc_Defense_GAN_FGSM"]                      # MagNet ranks better
     assert r["ch09_auc_MagNet_C_W_L2"] > r["ch09_auc_Defense_GAN_C_W_L2"]
+    assert r["ch09_grid_large_err"] < r["ch09_grid_small_err"]                             # the fit improves with L, R
+    assert r["ch09_grid_longer_is"] == "lower"                                             # the over-fitting remark
+    assert r["ch09_restart_spread"] > 2                                                    # "very different errors"
     assert r["ch09_latent_mse"] > 2 * 0.005                                                # "several times larger"
+    for eps in ("10", "30"):                                                               # BPDA no stronger than FGSM
+        assert r[f"ch09_eps{eps}_bpda_vs_fgsm"] == "overlap"
+        assert r[f"ch09_eps{eps}_worst_case_bounded_Defense_GAN_Orig"] < r[f"ch09_eps{eps}_FGSM_Defense_GAN_Orig"]
+    assert r["ch09_eps10_clean_Defense_GAN_Orig"] != r["ch09_eps30_clean_Defense_GAN_Orig"]  # a random decision
+    assert r["ch09_red_flags"] >= 2
 
 
 @pytest.mark.book
