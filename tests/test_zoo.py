@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from gancourse import zoo
+from gancourse import robustness, zoo
 from gancourse.checkpoints import CheckpointStore
 from gancourse.data import make_loaders
 from gancourse.profiles import PROFILES
@@ -257,3 +257,14 @@ def test_a_chapter_zoo_announces_each_model_once(tmp_path, bundle, monkeypatch):
     chapter_zoo.adversarially_trained("D", "fgsm", 0.1)      # asks for classifier D again, as its input
     chapter_zoo.classifier("D")
     assert len(announced) == len(set(announced)) == 2
+
+
+def test_the_matrix_cache_folder_changes_with_the_attacks_and_the_models(tmp_path, bundle, monkeypatch):
+    chapter_zoo = Zoo(TINY, bundle, 0, store=CheckpointStore(tmp_path))
+    first = robustness.book_matrix_cache(chapter_zoo, "A").folder
+    assert first.parent == tmp_path / "matrix-cells" and robustness.book_matrix_cache(chapter_zoo, "A").folder == first
+    monkeypatch.setattr(robustness, "ATTACKS_VERSION", robustness.ATTACKS_VERSION + 1)   # a changed attack
+    assert robustness.book_matrix_cache(chapter_zoo, "A").folder != first
+    monkeypatch.undo()
+    chapter_zoo.models_given.add("model_classifier_A_0123456789abcdef")                 # another model
+    assert robustness.book_matrix_cache(chapter_zoo, "A").folder != first

@@ -56,6 +56,7 @@ EOT_SAMPLES = 2  # forward passes averaged per gradient against a randomised def
 AUTOATTACK_STEPS = 100  # iterations of each APGD run of the AutoAttack row (AutoAttack's standard setting; the
 # matrix uses min(100, 5 × the profile's attack steps): 100 at the cpu and gpu profiles, fewer for a smoke run)
 AUTOATTACK_NAME = "AutoAttack APGD-CE+DLR"
+ATTACKS_VERSION = 1  # part of the matrix cache's key (book_matrix_cache): raise it whenever a row's code changes
 
 
 def book_defenses(zoo: Zoo, name: str, validation: torch.Tensor) -> list[Defense]:
@@ -124,11 +125,15 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
 
 def book_matrix_cache(zoo: Zoo, name: str) -> CellCache:
     """Where the matrix of classifier ``name`` keeps its finished cells (so an interrupted run resumes):
-    a folder of ``zoo``'s checkpoint store named by a hash of the profile, dataset, seed, classifier and the
+    a folder of ``zoo``'s checkpoint store named by a hash of the profile, dataset, seed, classifier, the
     checkpoints of every model ``zoo`` has given so far (call it after :func:`book_defenses` and
-    :func:`book_attacks`, so that a retrained model starts a fresh folder)."""
+    :func:`book_attacks`, so that a retrained model starts a fresh folder) and the rows' settings
+    (:data:`ATTACKS_VERSION` and the adaptive attack's restarts, EOT samples and AutoAttack's iterations), so that
+    a changed attack never reads an old cell."""
     key = {"profile": dataclasses.asdict(zoo.profile), "dataset": zoo.bundle.info.name, "seed": zoo.seed,
-           "classifier": name, "models": sorted(zoo.models_given)}
+           "classifier": name, "models": sorted(zoo.models_given),
+           "attacks": {"version": ATTACKS_VERSION, "adaptive_restarts": ADAPTIVE_RESTARTS,
+                       "eot_samples": EOT_SAMPLES, "autoattack_steps": AUTOATTACK_STEPS}}
     return CellCache(zoo.store.root / "matrix-cells" / config_hash(key))
 
 
