@@ -9,7 +9,7 @@ from torch import nn
 from gancourse.attacks import PGD
 from gancourse.attacks.bpda import BPDA
 from gancourse.attacks.latent_search import LatentSearch
-from gancourse.defenses.defense_gan import DefenseGAN, fewer_restarts, initial_latents, project, step_size
+from gancourse.defenses.defense_gan import DefenseGAN, TangentBPDA, fewer_restarts, initial_latents, project, step_size
 from gancourse.evaluate import roc_auc
 
 
@@ -131,6 +131,29 @@ def test_bpda_is_exact_forward_and_identity_backward():
     assert torch.equal(gradient, weights)
     with pytest.raises(ValueError, match="keeps the shape"):
         BPDA(nn.Flatten())(torch.rand(1, 1, 4, 4))
+
+
+def test_tangent_bpda_is_exact_forward_and_j_jt_backward():
+    """Known answer against an independent Jacobian: for G(z) = sigmoid(Wz + b), the gradient of ⟨w, out⟩ is
+    J Jᵀ w with J = ∂G/∂z at each image's z*; it lies in the tangent space (its normal part is 0)."""
+    generator = LinearGenerator()
+    defense = DefenseGAN(generator, latent_dim=3, steps=30, restarts=2)            # seeded: repeatable calls
+    x = torch.rand(2, 1, 4, 4, requires_grad=True)
+    before = x.detach().clone()
+    out = TangentBPDA(defense)(x)
+    assert torch.allclose(out, defense(before)) and torch.equal(x.detach(), before)
+    weights = torch.randn(2, 1, 4, 4)
+    gradient, = torch.autograd.grad((out * weights).sum(), x)
+    for image, latent in enumerate(defense.project(before).latents):
+        jacobian = torch.autograd.functional.jacobian(lambda z: generator(z[None]).flatten(), latent)   # 16×3
+        expected = jacobian @ jacobian.T @ weights[image].flatten()
+        assert torch.allclose(gradient[image].flatten(), expected, atol=1e-6)
+        tangent = jacobian @ torch.linalg.pinv(jacobian)
+        assert torch.allclose(tangent @ expected, expected, atol=1e-5)
+    with torch.no_grad():
+        assert torch.allclose(TangentBPDA(defense)(before), out.detach())
+    with pytest.raises(TypeError, match="needs a DefenseGAN"):
+        TangentBPDA(BPDA(defense))
 
 
 def test_an_attack_through_bpda_keeps_the_contract():

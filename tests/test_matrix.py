@@ -123,6 +123,14 @@ def test_a_cached_matrix_resumes_without_crafting_again_and_recomputes_what_chan
     run_matrix([AttackSpec("FGSM", "oblivious", lambda m: FGSM(m, 0.3))], defenses[:1], images[:5], labels[:5],
                cache=cache)                                                    # the same names on a prefix
     assert len(list((tmp_path / "cells").glob("clean__none__*.pt"))) == 2      # get files of their own
+    crafted = len(adaptive.targets)
+    for settings in ({"votes": 5}, {"votes": 5}, {"votes": 7}):                  # a row's named settings key it
+        run_matrix([AttackSpec("adaptive", "adaptive", adaptive, settings=settings)], defenses[:1], images, labels,
+                   cache=cache)
+    assert len(adaptive.targets) == crafted + 2                                  # new, read, new again
+    with pytest.raises(ValueError, match="must be JSON values"):
+        run_matrix([AttackSpec("adaptive", "adaptive", adaptive, settings={"model": model})], defenses[:1], images,
+                   labels, cache=cache)
 
 
 def test_the_worst_case_counts_an_image_robust_only_if_every_bounded_attack_failed():

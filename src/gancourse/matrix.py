@@ -29,7 +29,7 @@ import csv
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,13 +126,16 @@ class AttackSpec:
     ``bounded``: the attack keeps to the matrix's ℓ∞ budget (False for minimum-norm attacks such as DeepFool
     and C&W, which succeed whenever they can and are judged by the size of their perturbation). ``sample``:
     the row uses at most the first ``sample`` images (None: as many as the defense is scored on), for costly
-    attacks whose measure — a mean distance — needs fewer images than a rate."""
+    attacks whose measure — a mean distance — needs fewer images than a rate. ``settings``: what ``make`` does
+    that its name does not say (numbers that are JSON values), part of the key of the row's cached cells
+    (:class:`gancourse.matrix_cache.CellCache`), so that a changed setting recomputes them."""
 
     name: str
     kind: str
     make: Callable[[Any], Craft]
     bounded: bool = True
     sample: int | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -233,7 +236,7 @@ def run_matrix(attacks: list[AttackSpec], defenses: list[Defense], images: torch
         key = None
         if cache is not None:
             key = cache.key(name, defense.name, [defense.oblivious_target, defense.adaptive_target],
-                            images[:count], labels[:count])
+                            images[:count], labels[:count], settings=None if attack is None else attack.settings)
             entry = cache.load(name, defense.name, key)
             if entry is not None:
                 shared = (name, id(target))
@@ -349,7 +352,7 @@ def epsilon_sweep(defense: Defense, attack: Callable[[float], AttackSpec], epsil
     cells = []
     for eps in epsilons:
         spec = attack(eps)
-        renamed = AttackSpec(f"{spec.name} ε={eps:g}", spec.kind, spec.make, spec.bounded, spec.sample)
+        renamed = replace(spec, name=f"{spec.name} ε={eps:g}")
         cells += [cell for cell in run_matrix([renamed], [defense], images, labels, cache=cache) if cell.attack == renamed.name]
     return cells
 

@@ -3,15 +3,18 @@ saved atomically as it is computed, so that an interrupted :func:`gancourse.matr
 first cell it had not finished.
 
 A cell's file is keyed by what determines it: the attack's and the defense's names, the images and labels it
-scores, and the parameters of the networks the defense exposes to an attacker (so retrained models are never
-read from an old file). What the key cannot see — an attack's own settings, a generator inside a black-box
-attack, the code — is the caller's to put into the folder's name (e.g. a hash of the profile and the seed).
+scores, the parameters of the networks the defense exposes to an attacker (so retrained models are never
+read from an old file), and the settings the attack's row names (:attr:`gancourse.matrix.AttackSpec.settings`).
+What the key cannot see — settings a row does not name, a generator inside a black-box attack, the code — is
+the caller's to put into the folder's name (e.g. a hash of the profile and the seed).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +40,16 @@ class CellCache:
         self.written = 0
 
     def key(self, attack: str, defense: str, targets: list[nn.Module], images: torch.Tensor,
-            labels: torch.Tensor) -> str:
-        """SHA-256 over the names, the images and labels, and the parameters and buffers of ``targets``."""
+            labels: torch.Tensor, settings: Mapping[str, Any] | None = None) -> str:
+        """SHA-256 over the names, the attack's ``settings`` (JSON values; none named: the key of a row without
+        settings), the images and labels, and the parameters and buffers of ``targets``."""
         digest = hashlib.sha256(f"{attack}\x00{defense}\x00".encode())
+        if settings:
+            try:
+                digest.update(json.dumps(dict(settings), sort_keys=True).encode())
+            except TypeError as error:
+                raise ValueError(f"the settings of attack {attack!r} must be JSON values (numbers, strings, "
+                                 f"lists), got {dict(settings)!r}: {error}") from None
         state = {"images": images, "labels": labels}
         state.update({f"target{index}": target.state_dict() for index, target in enumerate(targets)})
         digest.update(tensors_digest(state).encode())

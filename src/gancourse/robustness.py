@@ -5,7 +5,7 @@ built from the checkpoint store (:mod:`gancourse.zoo`; whatever is missing is tr
 defensive distillation at T = 100 (the model itself is attacked white-box); the safety-net detector, MagNet (detector + reformer), Defense-GAN (with
 fresh random restarts on every call, as in the paper) and APE-GAN. The oblivious attacks target the bare
 classifier; the adaptive one targets the whole pipeline: through BPDA for Defense-GAN's projection, whose
-gradient is useless, and through classifier and detector together for the safety net
+gradient is useless — in the generator's tangent space (:class:`~gancourse.defenses.defense_gan.TangentBPDA`), and through classifier and detector together for the safety net
 (:class:`~gancourse.defenses.detector.GuardedClassifier`) and MagNet
 (:class:`~gancourse.defenses.magnet.GuardedMagNet`). Attacks (rows): FGSM, RAND+FGSM, PGD, DeepFool, JSMA
 (towards the next class, ≤ 10% of the pixels), C&W-L2 — oblivious, the last three not bounded by ε and run on
@@ -39,7 +39,7 @@ from gancourse.attacks.aigan import AIGAN
 from gancourse.checkpoints import config_hash
 from gancourse.data import make_loaders
 from gancourse.defenses.ape_gan import APEGAN
-from gancourse.defenses.defense_gan import DefenseGAN
+from gancourse.defenses.defense_gan import DefenseGAN, TangentBPDA
 from gancourse.defenses.detector import GuardedClassifier, SafetyNet
 from gancourse.defenses.magnet import GuardedMagNet, MagNet
 from gancourse.files import output_folder
@@ -57,6 +57,8 @@ AUTOATTACK_STEPS = 100  # iterations of each APGD run of the AutoAttack row (Aut
 # matrix uses min(100, 5 × the profile's attack steps): 100 at the cpu and gpu profiles, fewer for a smoke run)
 AUTOATTACK_NAME = "AutoAttack APGD-CE+DLR"
 ATTACKS_VERSION = 1  # part of the matrix cache's key (book_matrix_cache): raise it whenever a row's code changes
+# in a way the row's own settings (AttackSpec.settings) do not name
+ADAPTIVE_VERSION = 2  # the adaptive rows' own setting: 1 = identity BPDA through Defense-GAN, 2 = tangent-space BPDA
 
 
 def book_defenses(zoo: Zoo, name: str, validation: torch.Tensor) -> list[Defense]:
@@ -80,7 +82,8 @@ def book_defenses(zoo: Zoo, name: str, validation: torch.Tensor) -> list[Defense
     defense_gan = DefenseGAN(generator, 128, steps=profile.projection_steps, restarts=profile.projection_restarts,
                              seed=None)
     defenses.append(Defense.around("Defense-GAN", model, preprocessor=defense_gan, sample=profile.defense_eval_size,
-                                   adaptive_sample=profile.adaptive_eval_size))
+                                   adaptive_sample=profile.adaptive_eval_size,
+                                   adaptive_target=nn.Sequential(TangentBPDA(defense_gan), model).eval()))
     ape = APEGAN(zoo.ape_gan(name)[0]["generator"])
     defenses.append(Defense.around("APE-GAN", model, preprocessor=ape))
     return defenses
@@ -99,9 +102,6 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
     def next_class(attack) -> Craft:
         return lambda images, labels: attack(images, target=(labels + 1) % classes)
 
-    def adaptive(defense: Defense) -> Craft:
-        return adaptive_attack(defense, eps, steps, classes)
-
     def autoattack(defense: Defense) -> Craft | None:
         if defense.detects or defense.randomised:
             return None
@@ -118,7 +118,7 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
         AttackSpec("substitute (black-box)", "fixed", lambda _: FGSM(substitute, eps)),
         AttackSpec("AdvGAN", "fixed", lambda _: advgan),
         AttackSpec("AI-GAN", "fixed", lambda _: next_class(aigan)),
-        AttackSpec(f"adaptive PGD-{steps}×{ADAPTIVE_RESTARTS}", "adaptive", adaptive),
+        adaptive_row(f"adaptive PGD-{steps}×{ADAPTIVE_RESTARTS}", eps, steps, classes),
         *([AttackSpec(AUTOATTACK_NAME, "adaptive", autoattack)] if autoattack_available() else []),
     ]
 
@@ -143,6 +143,13 @@ def adaptive_attack(defense: Defense, eps: float, steps: int, classes: int) -> A
     randomised, and the defense's own decision to keep each image's first success."""
     return AdaptivePGD(defense.adaptive_target, eps, steps=steps, restarts=ADAPTIVE_RESTARTS,
                        eot_samples=EOT_SAMPLES if defense.randomised else 1, classes=classes, fooled=defense.fooled)
+
+
+def adaptive_row(name: str, eps: float, steps: int, classes: int) -> AttackSpec:
+    """The matrix row of :func:`adaptive_attack` at budget ``eps``, with :data:`ADAPTIVE_VERSION` as its setting
+    (so that cells cached by an earlier version of the adaptive attack or its targets are not read)."""
+    return AttackSpec(name, "adaptive", lambda defense: adaptive_attack(defense, eps, steps, classes),
+                      settings={"version": ADAPTIVE_VERSION})
 
 
 def autoattack_available() -> bool:

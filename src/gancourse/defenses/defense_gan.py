@@ -187,3 +187,41 @@ class DefenseGAN(Preprocessor, ThresholdDetector):
     def scores(self, images: torch.Tensor) -> torch.Tensor:
         """The detection scores: e(z*) = ‖G(z*) − x‖₂² / d per image, on the images' device."""
         return self.project(images).errors.to(images.device)
+
+
+class TangentBPDA(nn.Module):
+    """BPDA for Defense-GAN in the generator's tangent space: the forward pass is the defense's own,
+    x̂ = G(z*(x)), and the backward pass replaces the projection's Jacobian by
+
+        ∂x̂/∂x := J Jᵀ,      J = ∂G/∂z at z*,
+
+    the first-order derivative of a projection onto the range of G, J (JᵀJ)⁻¹ Jᵀ (Gauss–Newton: the
+    projector onto the tangent space at G(z*)), without the metric (JᵀJ)⁻¹, which would cost a full
+    Jacobian per image. An attacker's gradient g on x̂ thus becomes J Jᵀ g: the part of g the generator can
+    follow, seen through z; the identity BPDA (:class:`gancourse.attacks.bpda.BPDA`) also keeps the normal
+    part, which the projection removes. Implemented with one vector–Jacobian product taken as a function of
+    x, u(x) = Jᵀ (x − x̂): z(x) = z* + u(x) − stopgrad(u(x)) equals z* and has the gradient Jᵀ, so the output
+    x̂ + G(z(x)) − stopgrad(G(z(x))) has the value x̂ and the gradient J Jᵀ.
+
+    Args:
+        preprocessor: the :class:`DefenseGAN` whose projection (and randomness) the forward pass uses.
+    """
+
+    def __init__(self, preprocessor: DefenseGAN) -> None:
+        super().__init__()
+        if not isinstance(preprocessor, DefenseGAN):
+            raise TypeError(f"TangentBPDA needs a DefenseGAN (it reads z* and G), got {type(preprocessor).__name__}")
+        self.preprocessor = preprocessor
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            projection = self.preprocessor.project(images)
+        if not torch.is_grad_enabled():
+            return projection.reconstructions.to(images.device)
+        generator = self.preprocessor.generator
+        reconstructions = projection.reconstructions.to(images.device)
+        latents = projection.latents.to(images.device).detach().requires_grad_(True)
+        along, = torch.autograd.grad(generator(latents), latents, grad_outputs=images - reconstructions,
+                                     create_graph=True)                        # Jᵀ (x − x̂), linear in x
+        moved = generator(latents.detach() + along - along.detach())       # G at z*, gradient J Jᵀ
+        return reconstructions + (moved - moved.detach())
