@@ -194,7 +194,10 @@ def test_chapter_07_shows_the_effects_its_prose_claims(layout):
     assert r["ch07_ablation_l2_no_L_hinge_0"] > r["ch07_ablation_l2_full_objective"]      # the hinge bounds ℓ2
     static_gap = r["ch07_black_box_static_student"] - r["ch07_black_box_static"]           # student → black box
     assert r["ch07_black_box_dynamic_student"] - r["ch07_black_box_dynamic"] < static_gap / 2  # "closes most of that gap"
-    assert abs(r["ch07_black_box_dynamic"] - r["ch07_black_box_static"]) < 0.05               # "within a few points"
+    assert r["ch07_distillation_verdict"] == "overlap"                                    # "cannot rank them"
+    assert r["ch07_claim_0_verdict"] == "contradicted"                                    # not "as high as PGD"
+    assert {r[f"ch07_claim_{i}_verdict"] for i in (2, 3, 4)} == {"contradicted"}         # "fails here outright"
+    assert r["ch07_defense_Iter_Adv_AdvGAN"] < 0.1                                        # "almost never succeeds"
     for attack in ("FGSM", "PGD", "AdvGAN"):                                                # every defense helps
         assert all(r[f"ch07_defense_{d}_{attack}"] < r[f"ch07_defense_none_{attack}"] for d in ("Adv", "Ens", "Iter_Adv"))
 
