@@ -198,6 +198,13 @@ def test_chapter_07_shows_the_effects_its_prose_claims(layout):
     assert r["ch07_claim_0_verdict"] == "contradicted"                                    # not "as high as PGD"
     assert {r[f"ch07_claim_{i}_verdict"] for i in (2, 3, 4)} == {"contradicted"}         # "fails here outright"
     assert r["ch07_defense_Iter_Adv_AdvGAN"] < 0.1                                        # "almost never succeeds"
+    assert r["ch07_ablation_l2_full_objective"] < r["ch07_c"] < r["ch07_ablation_l2_no_L_hinge_0"]  # the hinge sets ℓ2
+    assert r["ch07_ablation_vs_full_no_L_hinge_0"] == "overlap"                           # "not measurably different"
+    assert r["ch07_black_box_static_student_vs_black_box"] == "higher"                    # the student flatters it
+    assert r["ch07_black_box_dynamic_student_vs_black_box"] == "overlap"                  # "about as often"
+    assert r["ch07_black_box_dynamic_spread"] > abs(r["ch07_black_box_dynamic"] - r["ch07_black_box_static"])
+    for other in ("Adv", "Ens"):                                                          # PGD training holds best
+        assert r[f"ch07_defense_Iter_Adv_vs_{other}_robust"] == "higher"
     for attack in ("FGSM", "PGD", "AdvGAN"):                                                # every defense helps
         assert all(r[f"ch07_defense_{d}_{attack}"] < r[f"ch07_defense_none_{attack}"] for d in ("Adv", "Ens", "Iter_Adv"))
 
