@@ -118,7 +118,7 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
         AttackSpec("substitute (black-box)", "fixed", lambda _: FGSM(substitute, eps)),
         AttackSpec("AdvGAN", "fixed", lambda _: advgan),
         AttackSpec("AI-GAN", "fixed", lambda _: next_class(aigan)),
-        adaptive_row(f"adaptive PGD-{steps}×{ADAPTIVE_RESTARTS}", eps, steps, classes),
+        adaptive_spec(f"adaptive PGD-{steps}×{ADAPTIVE_RESTARTS}", eps, steps, classes),
         *([AttackSpec(AUTOATTACK_NAME, "adaptive", autoattack)] if autoattack_available() else []),
     ]
 
@@ -145,7 +145,7 @@ def adaptive_attack(defense: Defense, eps: float, steps: int, classes: int) -> A
                        eot_samples=EOT_SAMPLES if defense.randomised else 1, classes=classes, fooled=defense.fooled)
 
 
-def adaptive_row(name: str, eps: float, steps: int, classes: int) -> AttackSpec:
+def adaptive_spec(name: str, eps: float, steps: int, classes: int) -> AttackSpec:
     """The matrix row of :func:`adaptive_attack` at budget ``eps``, with :data:`ADAPTIVE_VERSION` as its setting
     (so that cells cached by an earlier version of the adaptive attack or its targets are not read)."""
     return AttackSpec(name, "adaptive", lambda defense: adaptive_attack(defense, eps, steps, classes),
