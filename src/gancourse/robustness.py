@@ -5,7 +5,8 @@ built from the checkpoint store (:mod:`gancourse.zoo`; whatever is missing is tr
 defensive distillation at T = 100 (the model itself is attacked white-box); the safety-net detector, MagNet (detector + reformer), Defense-GAN (with
 fresh random restarts on every call, as in the paper) and APE-GAN. The oblivious attacks target the bare
 classifier; the adaptive one targets the whole pipeline: through BPDA for Defense-GAN's projection, whose
-gradient is useless — in the generator's tangent space (:class:`~gancourse.defenses.defense_gan.TangentBPDA`), and through classifier and detector together for the safety net
+gradient is useless — in the generator's tangent space (:class:`~gancourse.defenses.defense_gan.TangentBPDA`) —
+and through classifier and detector together for the safety net
 (:class:`~gancourse.defenses.detector.GuardedClassifier`) and MagNet
 (:class:`~gancourse.defenses.magnet.GuardedMagNet`). Attacks (rows): FGSM, RAND+FGSM, PGD, DeepFool, JSMA
 (towards the next class, ≤ 10% of the pixels), C&W-L2 — oblivious, the last three not bounded by ε and run on

@@ -195,11 +195,12 @@ class TangentBPDA(nn.Module):
 
         ∂x̂/∂x := J Jᵀ,      J = ∂G/∂z at z*,
 
-    the first-order derivative of a projection onto the range of G, J (JᵀJ)⁻¹ Jᵀ (Gauss–Newton: the
-    projector onto the tangent space at G(z*)), without the metric (JᵀJ)⁻¹, which would cost a full
-    Jacobian per image. An attacker's gradient g on x̂ thus becomes J Jᵀ g: the part of g the generator can
-    follow, seen through z; the identity BPDA (:class:`gancourse.attacks.bpda.BPDA`) also keeps the normal
-    part, which the projection removes. Implemented with one vector–Jacobian product taken as a function of
+the Gauss–Newton derivative of an exact projection onto the range of G, J (JᵀJ)⁻¹ Jᵀ (the projector onto
+    the tangent space at G(z*); exact only for images on the range), without the metric (JᵀJ)⁻¹, which would
+    cost a full Jacobian per image. An attacker's gradient g on x̂ thus becomes J Jᵀ g: the latent gradient
+    Jᵀ g mapped back through G — only tangent directions, but weighted by J's squared singular values, so J Jᵀ
+    is not itself a projector. The identity BPDA (:class:`gancourse.attacks.bpda.BPDA`) also keeps the
+    normal part, which the projection removes. Implemented with one vector–Jacobian product taken as a function of
     x, u(x) = Jᵀ (x − x̂): z(x) = z* + u(x) − stopgrad(u(x)) equals z* and has the gradient Jᵀ, so the output
     x̂ + G(z(x)) − stopgrad(G(z(x))) has the value x̂ and the gradient J Jᵀ.
 
