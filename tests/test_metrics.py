@@ -248,3 +248,40 @@ def test_wilson_interval_narrows_with_n_and_refuses_rates():
         evaluate.wilson_interval(0.3, 50)
     with pytest.raises(ValueError, match="successes"):
         evaluate.wilson_interval(51, 50)
+
+
+def _delong_by_pairs(negative: torch.Tensor, positive: torch.Tensor) -> tuple[float, float]:
+    """DeLong's AUC and standard error from the full n₊×n₋ table of ψ (no ranks): the independent reference."""
+    psi = (positive[:, None] > negative[None, :]).double() + 0.5 * (positive[:, None] == negative[None, :]).double()
+    per_positive, per_negative = psi.mean(1), psi.mean(0)
+    variance = per_positive.var() / len(positive) + per_negative.var() / len(negative)
+    return psi.mean().item(), variance.sqrt().item()
+
+
+def test_roc_auc_interval_is_delongs_computed_from_all_pairs_including_ties():
+    from gancourse.evaluate import roc_auc, roc_auc_interval
+    generator = torch.Generator().manual_seed(3)
+    negative = torch.randint(0, 6, (150,), generator=generator).float()
+    positive = torch.randint(2, 9, (90,), generator=generator).float()
+    auc, standard_error = _delong_by_pairs(negative, positive)
+    assert roc_auc(negative, positive) == pytest.approx(auc, abs=1e-12)
+    low, high = roc_auc_interval(negative, positive)
+    assert (low + high) / 2 == pytest.approx(auc, abs=1e-12)                   # symmetric around the AUC
+    assert (high - low) / 2 == pytest.approx(1.959963984540054 * standard_error, rel=1e-9)
+    assert roc_auc_interval(negative, positive, z=1.0)[1] - auc == pytest.approx(standard_error, rel=1e-9)
+
+
+def test_roc_auc_interval_narrows_with_n_stays_in_the_unit_interval_and_refuses_too_few_scores():
+    from gancourse.evaluate import roc_auc_interval
+    generator = torch.Generator().manual_seed(4)
+    small = roc_auc_interval(torch.randn(40, generator=generator), torch.randn(40, generator=generator) + 1)
+    large = roc_auc_interval(torch.randn(4000, generator=generator), torch.randn(4000, generator=generator) + 1)
+    assert large[1] - large[0] < (small[1] - small[0]) / 5                     # SE ∝ 1/√n: 10× the width at 100× n
+    assert large[0] < 0.7602 < large[1]                                         # Φ(1/√2), the true AUC
+    assert roc_auc_interval(torch.zeros(5), torch.ones(5)) == (1.0, 1.0)        # separable: SE = 0, stated in the docstring
+    near_one = roc_auc_interval(torch.arange(10.0), torch.arange(10.0) + 8.5)
+    assert 0.0 <= near_one[0] < near_one[1] == 1.0
+    with pytest.raises(ValueError, match="at least two"):
+        roc_auc_interval(torch.zeros(1), torch.ones(5))
+    with pytest.raises(ValueError, match="NaN"):
+        roc_auc_interval(torch.tensor([float("nan"), 0.0]), torch.ones(2))

@@ -157,22 +157,54 @@ def roc_curve(negative_scores: torch.Tensor, positive_scores: torch.Tensor) -> t
     return fpr, tpr
 
 
-def roc_auc(negative_scores: torch.Tensor, positive_scores: torch.Tensor) -> float:
-    """Area under the ROC curve = P(score of a random positive > score of a random negative), ties counting
-    one half: the Mann–Whitney U statistic over n₋·n₊, U = R₊ − n₊(n₊ + 1)/2 with R₊ the positives' rank
-    sum (tied scores share their mean rank)."""
+def _checked_scores(negative_scores: torch.Tensor, positive_scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     negative, positive = negative_scores.flatten().double().cpu(), positive_scores.flatten().double().cpu()
     if len(negative) == 0 or len(positive) == 0:
         raise ValueError("an AUC needs at least one negative and one positive score")
     if not (torch.isfinite(negative).all() and torch.isfinite(positive).all()):
         raise ValueError("detector scores contain NaN or Inf")
-    values, inverse, counts = torch.cat([negative, positive]).unique(return_inverse=True, return_counts=True)
+    return negative, positive
+
+
+def _mid_ranks(scores: torch.Tensor) -> torch.Tensor:
+    """Ranks 1…n of ``scores`` in increasing order, tied scores sharing their mean rank (float64)."""
+    _, inverse, counts = scores.unique(return_inverse=True, return_counts=True)
     counts = counts.double()                                     # float32 ranks would lose digits
     first_rank = torch.cumsum(counts, 0) - counts + 1
-    mean_rank = first_rank + (counts - 1) / 2
-    positive_rank_sum = mean_rank[inverse[len(negative):]].sum()
+    return (first_rank + (counts - 1) / 2)[inverse]
+
+
+def roc_auc(negative_scores: torch.Tensor, positive_scores: torch.Tensor) -> float:
+    """Area under the ROC curve = P(score of a random positive > score of a random negative), ties counting
+    one half: the Mann–Whitney U statistic over n₋·n₊, U = R₊ − n₊(n₊ + 1)/2 with R₊ the positives' rank
+    sum (tied scores share their mean rank)."""
+    negative, positive = _checked_scores(negative_scores, positive_scores)
+    positive_rank_sum = _mid_ranks(torch.cat([negative, positive]))[len(negative):].sum()
     n_pos, n_neg = len(positive), len(negative)
     return ((positive_rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)).item()
+
+
+def roc_auc_interval(negative_scores: torch.Tensor, positive_scores: torch.Tensor,
+                     z: float = 1.959963984540054) -> tuple[float, float]:
+    """DeLong et al.'s (1988) interval of the AUC (95% for the default z): AUC ± z·SE, with
+
+        SE² = s²(V₊)/n₊ + s²(V₋)/n₋,   V₊ᵢ = (1/n₋) Σⱼ ψ(pᵢ, nⱼ),   V₋ⱼ = (1/n₊) Σᵢ ψ(pᵢ, nⱼ),
+
+    ψ(p, n) = 1 if p > n, ½ if p = n, else 0, and s² the sample variance (the structural components, computed
+    from mid-ranks: V₊ᵢ = (rank of pᵢ among all − its rank among the positives) / n₋). The ends are bounded to
+    [0, 1], where an AUC lives. A perfectly separating detector has SE = 0: its interval is the point (1, 1)
+    whatever n, so read it with n (and prefer more images) rather than as certainty."""
+    negative, positive = _checked_scores(negative_scores, positive_scores)
+    n_neg, n_pos = len(negative), len(positive)
+    if n_neg < 2 or n_pos < 2:
+        raise ValueError(f"DeLong's interval needs at least two negative and two positive scores, got {n_neg} "
+                         f"and {n_pos}")
+    ranks = _mid_ranks(torch.cat([negative, positive]))
+    positive_components = (ranks[n_neg:] - _mid_ranks(positive)) / n_neg
+    negative_components = 1 - (ranks[:n_neg] - _mid_ranks(negative)) / n_pos
+    auc = positive_components.mean().item()
+    standard_error = math.sqrt(positive_components.var().item() / n_pos + negative_components.var().item() / n_neg)
+    return max(0.0, auc - z * standard_error), min(1.0, auc + z * standard_error)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
