@@ -230,7 +230,20 @@ def _costs(args: argparse.Namespace) -> int:
     from gancourse.train.loop import NO_PROGRESS_BAR_ENV
 
     os.environ[NO_PROGRESS_BAR_ENV] = "1"
-    print(costs_table(book_workloads(), measure=args.measure))
+    if not args.chapters:
+        print(costs_table(book_workloads(), measure=args.measure))
+        return 0
+    import json
+    from pathlib import Path
+
+    from gancourse.book.layout import BookLayout
+    from gancourse.chapter_costs import estimates
+    from gancourse.files import atomic_write
+
+    target = Path(args.write) if args.write else BookLayout.of_repository().cost_estimates
+    with atomic_write(target, "w") as file:
+        file.write(json.dumps(estimates(), indent=1, sort_keys=True) + "\n")
+    print(f"wrote {target}; `gancourse build` puts it in the execution report")
     return 0
 
 
@@ -330,6 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     costs = commands.add_parser("costs", help="FLOPs of the heavy loops and their predicted time per GPU")
     costs.add_argument("--measure", action="store_true",
                        help="also time each loop on this CPU against a large matrix multiply (a minute)")
+    costs.add_argument("--chapters", action="store_true",
+                       help="estimate every chapter's time per profile and GPU (gancourse.chapter_costs) and write "
+                            "book/cost_estimates.json, which the execution report shows (about a minute)")
+    costs.add_argument("--write", default=None, help="with --chapters: write the estimates here instead")
     costs.set_defaults(run=_costs)
 
     gpu = commands.add_parser("gpu-check", help="time the heavy loops on one CUDA GPU against the cost model "

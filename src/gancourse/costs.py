@@ -52,11 +52,13 @@ class Workload:
     unit: str
     flops: int
     run: Callable[[], object] = dataclasses.field(repr=False, compare=False)
+    operations: int = 0
 
     @classmethod
     def counted(cls, name: str, unit: str, run: Callable[[], object]) -> Workload:
-        """The workload whose unit is ``run()``, with its FLOPs counted by running it once."""
-        return cls(name, unit, count_flops(run), run)
+        """The workload whose unit is ``run()``, with its FLOPs and operations counted by running it once."""
+        flops, operations = count_work(run)
+        return cls(name, unit, flops, run, operations)
 
     def seconds(self, units: float, peak: float, efficiency: float) -> float:
         """Predicted seconds for ``units`` units at ``efficiency`` × ``peak`` FLOP/s."""
@@ -67,27 +69,35 @@ class Workload:
 
 class _FlopCounting(TorchDispatchMode):
     """Adds up PyTorch's FLOP formulas (:data:`torch.utils.flop_counter.flop_registry`) for every operation
-    dispatched. FlopCounterMode itself cannot be used: its module tracker fails on ``torch.autograd.grad``
-    with respect to a leaf, which the gradient penalty takes."""
+    dispatched, and counts the operations. FlopCounterMode itself cannot be used: its module tracker fails on
+    ``torch.autograd.grad`` with respect to a leaf, which the gradient penalty takes."""
 
     def __init__(self) -> None:
         super().__init__()
         self.total = 0
+        self.operations = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204 (torch's protocol)
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
+        self.operations += 1
         formula = flop_registry.get(func._overloadpacket)
         if formula is not None:
             self.total += int(formula(*args, **kwargs, out_val=out))
         return out
 
 
-def count_flops(run: Callable[[], object]) -> int:
-    """The FLOPs PyTorch's formulas count while ``run()`` executes (forward and backward passes)."""
+def count_work(run: Callable[[], object]) -> tuple[int, int]:
+    """(FLOPs, operations) that ``run()`` dispatches: PyTorch's FLOP formulas summed over its forward and backward
+    passes, and the number of tensor operations (each one a kernel launch on a GPU)."""
     with _FlopCounting() as counter:
         run()
-    return counter.total
+    return counter.total, counter.operations
+
+
+def count_flops(run: Callable[[], object]) -> int:
+    """The FLOPs PyTorch's formulas count while ``run()`` executes (forward and backward passes)."""
+    return count_work(run)[0]
 
 
 def _images(count: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -216,6 +216,11 @@ def github_repository(repository_url: str) -> tuple[str, str] | None:
     return (match[1], match[2]) if match else None
 
 
+def published_names(folder: Path | None = None) -> set[str]:
+    """The names of the models the manifest in ``folder`` (default: the checkout's ``weights/``) publishes."""
+    return {entry.name for entry in read_manifest(folder or weights_folder()).values()}
+
+
 def raw_weights_url(repository_url: str, ref: str) -> str:
     """The folder URL of ``weights/`` at branch or commit ``ref`` of a GitHub repository:
     ``https://github.com/ORG/REPO`` -> ``https://raw.githubusercontent.com/ORG/REPO/REF/weights/``."""

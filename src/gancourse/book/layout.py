@@ -39,6 +39,10 @@ class BookLayout:
     def run_times(self) -> Path:
         return self.root / "book" / "run_times.json"
 
+    @property
+    def cost_estimates(self) -> Path:
+        return self.root / "book" / "cost_estimates.json"
+
     @classmethod
     def of_repository(cls) -> BookLayout:
         root = repository_root()

@@ -214,5 +214,43 @@ def write_execution_report(layout: BookLayout) -> Path:
         "figures).\n\n" + "\n".join(verdicts) + "\n"
     )
     target = layout.root / "book" / "execution_report.md"
-    target.write_text(text)
+    target.write_text(text + estimates_section(layout))
     return target
+
+
+def estimates_section(layout: BookLayout) -> str:
+    """The report's section of predicted times per GPU (``book/cost_estimates.json``, written by
+    ``gancourse costs --chapters``): "" when the file is missing."""
+    if not layout.cost_estimates.exists():
+        return ""
+    estimates = json.loads(layout.cost_estimates.read_text())
+    chapters = [source.stem for source in layout.chapter_sources()]
+    runs = sorted({run for chapter in estimates["chapters"].values() for run in chapter})
+    cards = list(estimates["assumptions"]["flops_per_second"])
+    header = "| chapter | " + " | ".join(f"{run.replace('/', ', weights ')}: {card}" for run in runs
+                                         for card in (cards if run.startswith("gpu") else cards[:1])) + \
+        " | largest loop (gpu, published) |"
+    rows = []
+    for chapter in chapters:
+        costs = estimates["chapters"].get(chapter)
+        if costs is None:
+            rows.append(f"| {chapter} | not estimated |")
+            continue
+        cells = [format_duration(costs[run]["seconds"][card]) for run in runs
+                 for card in (cards if run.startswith("gpu") else cards[:1])]
+        largest = costs.get("gpu/published", {})
+        loop = f"{largest.get('largest_loop', '')} ({largest.get('largest_loop_share', 0):.0%})" if largest else ""
+        rows.append(f"| {chapter} | " + " | ".join(cells) + f" | {loop} |")
+    assumptions = estimates["assumptions"]
+    return (
+        "\n## Estimated time on GPUs\n\n"
+        "Predicted by the cost model (`gancourse.chapter_costs`; `gancourse costs --chapters` rewrites "
+        "`book/cost_estimates.json`): each chapter's heavy loops counted in units whose FLOPs PyTorch counts on the "
+        "package's own code, each loop taking the longer of its arithmetic at "
+        f"{assumptions['efficiency']:.0%} of the card's published fp32/TF32 peak and its sequential steps' "
+        f"operations at {assumptions['operation_seconds'] * 1e6:.0f} µs each, on a fresh machine (nothing in the "
+        "checkpoint store). The efficiency is assumed until `gancourse gpu-check` measures it on a GPU; attacks "
+        "that stop early per image are counted at their full step counts, so the estimates are upper bounds "
+        "where those dominate (chapter 11's adaptive attack on Defense-GAN). These are estimates, not measurements: no chapter has run in the gpu profile yet.\n\n"
+        + header + "\n|---|" + "---|" * (header.count("|") - 2) + "\n" + "\n".join(rows) + "\n"
+    )
