@@ -82,7 +82,9 @@ def _adaptive_attacker_steps(p: Profile) -> int:
     return max(2, p.attack_steps // 2)
 
 
-# The chapters' loops at a glance (cell by cell: /work/scratch inventory; see each chapter for the code).
+SUBSTITUTE_STEPS_PER_EPOCH_SUM = sum(math.ceil(150 * 2 ** r / 32) for r in range(6))
+"""Steps of one epoch in each of the substitute's 6 rounds, summed (its set doubles from 150 images, batch 32)."""
+
 CHAPTER_LOOPS: dict[str, tuple[Loop, ...]] = {
     "00_getting_started": (
         _training("classifier D, four trainings (checkpoint, corruption, new config, resumed after a kill)",
@@ -132,7 +134,7 @@ CHAPTER_LOOPS: dict[str, tuple[Loop, ...]] = {
         _per_image("transfer matrix: PGD on five models", "input gradient A", lambda p: 5 * p.eval_size,
                    lambda p: p.attack_steps),
         _training("black-box substitute (6 rounds × 10 epochs, batch 32)", "classifier E, batch 32",
-                  lambda p: 2970),
+                  lambda p: 10 * SUBSTITUTE_STEPS_PER_EPOCH_SUM),
         _training("detector (PGD examples in every batch)", "PGD training step",
                   lambda p: p.adversarial_epochs * steps_per_epoch(p)),
         _per_image("detector evaluation: PGD, targeted PGD-2S, adaptive PGD", "input gradient A",
@@ -234,7 +236,7 @@ CHAPTER_LOOPS: dict[str, tuple[Loop, ...]] = {
         _training("AdvGAN", "AdvGAN step", lambda p: p.attack_gan_iterations),
         _training("AI-GAN", "AI-GAN step", lambda p: 2 * p.attack_gan_iterations),
         _training("substitute (6 rounds × 2E epochs, batch 32)", "classifier E, batch 32",
-                  lambda p: 6 * 2 * p.classifier_epochs * 49.5),
+                  lambda p: 2 * p.classifier_epochs * SUBSTITUTE_STEPS_PER_EPOCH_SUM),
         _per_image("PGD and the adaptive PGD (2 restarts) on seven columns", "input gradient A",
                    lambda p: 4 * p.eval_size + 7 * 2 * p.eval_size, lambda p: p.attack_steps),
         _per_image("DeepFool and JSMA on four networks", "DeepFool step A", lambda p: 8 * p.adaptive_eval_size,
