@@ -218,10 +218,10 @@ def test_chapter_08_shows_the_effects_its_prose_claims(layout):
     assert min(r["ch08_grid_hits"]) <= 3 and max(r["ch08_grid_hits"]) >= 7                # rows differ
     for d in ("Adv", "Ens", "Iter_Adv"):
         assert r[f"ch08_fair_verdict_{d}"] != "higher"                                    # "did not outperform"
-        for attack in ("AI_GAN", "AdvGAN"):                                                # "below that ceiling"
-            assert all(r[f"ch08_fair_{d}_{attack}_{s}"] < r[f"ch08_fair_{d}_PGD"] for s in range(3))
-    assert [r[f"ch08_claim_{i}_verdict"] for i in (1, 2, 3)] == [
+    assert r["ch08_claim_0_verdict"] == "supported"                                      # far more than noise
+    assert [r[f"ch08_claim_{i}_verdict"] for i in (2, 3, 4)] == [
         "not shown" if r[f"ch08_fair_verdict_{d}"] == "overlap" else "contradicted" for d in ("Adv", "Ens", "Iter_Adv")]
+    assert r["ch08_fair_below_pgd"] == "every"
 
 
 @pytest.mark.book

@@ -218,6 +218,10 @@ def write_execution_report(layout: BookLayout) -> Path:
     return target
 
 
+ESTIMATE_COLUMNS = (("cpu/published", ("T4",)), ("gpu/published", ("T4", "L4", "A100", "H100 SXM")),
+                    ("gpu/train", ("T4",)))  # (profile/weights, cards) shown per chapter
+
+
 def estimates_section(layout: BookLayout) -> str:
     """The report's section of predicted times per GPU (``book/cost_estimates.json``, written by
     ``gancourse costs --chapters``): "" when the file is missing."""
@@ -225,10 +229,8 @@ def estimates_section(layout: BookLayout) -> str:
         return ""
     estimates = json.loads(layout.cost_estimates.read_text())
     chapters = [source.stem for source in layout.chapter_sources()]
-    runs = sorted({run for chapter in estimates["chapters"].values() for run in chapter})
-    cards = list(estimates["assumptions"]["flops_per_second"])
-    header = "| chapter | " + " | ".join(f"{run.replace('/', ', weights ')}: {card}" for run in runs
-                                         for card in (cards if run.startswith("gpu") else cards[:1])) + \
+    columns = [(run, card) for run, cards in ESTIMATE_COLUMNS for card in cards]
+    header = "| chapter | " + " | ".join(f"{run.replace('/', ', weights ')}: {card}" for run, card in columns) + \
         " | largest loop (gpu, published) |"
     rows = []
     for chapter in chapters:
@@ -236,8 +238,7 @@ def estimates_section(layout: BookLayout) -> str:
         if costs is None:
             rows.append(f"| {chapter} | not estimated |")
             continue
-        cells = [format_duration(costs[run]["seconds"][card]) for run in runs
-                 for card in (cards if run.startswith("gpu") else cards[:1])]
+        cells = [format_duration(costs[run]["seconds"][card]) for run, card in columns]
         largest = costs.get("gpu/published", {})
         loop = f"{largest.get('largest_loop', '')} ({largest.get('largest_loop_share', 0):.0%})" if largest else ""
         rows.append(f"| {chapter} | " + " | ".join(cells) + f" | {loop} |")
