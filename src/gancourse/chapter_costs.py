@@ -37,7 +37,7 @@ OPERATION_SECONDS = 1e-5
 """Seconds to dispatch and launch one PyTorch operation in eager mode (about 5–20 µs on current GPUs and CPUs);
 the latency floor of a step is its operation count times this."""
 
-TRAIN_IMAGES, TEST_IMAGES = 60_000, 10_000   # Fashion-MNIST, when a profile takes all of them
+TRAIN_IMAGES = 60_000                        # Fashion-MNIST, when a profile takes all of them
 UNIT_BATCH = 8                               # training units are counted on 8 images and scaled to their batch
 CLASSIFIER_ARCHITECTURES = "ABCDE"
 
