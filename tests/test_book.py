@@ -250,6 +250,9 @@ def test_chapter_10_shows_the_effects_its_prose_claims(layout):
     assert r["ch10_adaptive_PGD_through_G"] < r["ch10_accuracy_PGD_A_ape"] - 0.3          # the adaptive attack
     assert r["ch10_adaptive_PGD_with_BPDA"] > r["ch10_adaptive_PGD_through_G"]              # BPDA is weaker here
     assert [r[f"ch10_claim_{i}_verdict"] for i in range(6)] == ["supported"] * 6            # the ledger's six rows
+    assert r["ch10_adaptive_C_W_L2_through_G"] == 0                                       # "reaching every image"
+    assert 0 < r["ch10_adaptive_PGD_through_G"] < 0.15                                    # "leaves a few percent"
+    assert 0.8 < e("DeepFool", "B", "base") < 0.99                                        # "does not quite reach 100%"
 
 
 @pytest.mark.book
