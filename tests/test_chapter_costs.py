@@ -110,3 +110,14 @@ def test_the_estimates_file_is_current_and_the_report_shows_it(tmp_path):
             runs["gpu/published"]["seconds"], rel=0.01), chapter
     section = estimates_section(layout)
     assert "Estimated time on GPUs" in section and all(chapter in section for chapter in CHAPTER_LOOPS)
+
+
+def test_the_gpu_profile_fits_a_colab_t4_with_the_published_weights():
+    """Issue 24's sizing: by the cost model, every chapter at most 15 minutes on a T4 in the gpu profile with the
+    published weights (book/cost_estimates.json, which the test above keeps equal to a recomputation)."""
+    from gancourse.book.layout import BookLayout
+
+    stored = json.loads(BookLayout.of_repository().cost_estimates.read_text())
+    minutes = {chapter: runs["gpu/published"]["seconds"]["T4"] / 60 for chapter, runs in stored["chapters"].items()}
+    assert set(minutes) == set(CHAPTER_LOOPS)
+    assert max(minutes.values()) <= 15, {chapter: round(value, 1) for chapter, value in minutes.items() if value > 15}

@@ -1,6 +1,14 @@
 import pytest
 
-from gancourse.profiles import PROFILE_NAMES, PROFILES, Profile, profile_fields, profile_table, resolve_profile
+from gancourse.profiles import (
+    PROFILE_NAMES,
+    PROFILES,
+    REFERENCE,
+    Profile,
+    profile_fields,
+    profile_table,
+    resolve_profile,
+)
 
 
 def test_table_has_the_three_profiles_in_order():
@@ -33,8 +41,9 @@ def test_adaptive_samples_are_a_prefix_of_the_costly_defenses_samples():
                for profile in PROFILES.values())
 
 
-def test_gpu_profile_uses_the_defense_gan_paper_setting():
-    assert (PROFILES["gpu"].projection_steps, PROFILES["gpu"].projection_restarts) == (200, 10)
+def test_the_reference_budget_keeps_the_defense_gan_paper_setting_the_gpu_profile_cannot_afford():
+    assert (REFERENCE.projection_steps, REFERENCE.projection_restarts) == (200, 10)
+    assert PROFILES["gpu"].projection_steps * PROFILES["gpu"].projection_restarts < 200 * 10
 
 
 def test_auto_picks_gpu_only_with_cuda():

@@ -220,8 +220,10 @@ CHAPTER_LOOPS: dict[str, tuple[Loop, ...]] = {
                    lambda p: 3 * p.defense_eval_size, lambda p: 5 * p.attack_steps),
         _per_image("C&W (100 steps × 5) on three models and through the purifier", "input gradient A",
                    lambda p: 4 * p.defense_eval_size, lambda p: 500),
-        _per_image("PGD through the purifier and with BPDA", "input gradient A", lambda p: 2 * p.defense_eval_size,
-                   lambda p: p.attack_steps),
+        _per_image("PGD through the purifier and with BPDA", "input gradient through APE-GAN",
+                   lambda p: 2 * p.defense_eval_size, lambda p: p.attack_steps),
+        _per_image("strong PGD through the purifier (5·S steps × 5 restarts) and its ε sweep (3 ε × 2 restarts)",
+                   "input gradient through APE-GAN", lambda p: p.defense_eval_size, lambda p: 55 * p.attack_steps),
     ),
     "11_robustness_matrix": (
         *_classifiers("A"),
@@ -360,6 +362,25 @@ def _deepfool_step() -> Workload:
     return Workload("DeepFool step A", "one image", flops, lambda: DeepFool(model, steps=1)(images, labels), operations)
 
 
+def _purified_gradient() -> Workload:
+    """One image's input gradient through APE-GAN's generator and classifier A (an attack step through the
+    purifier)."""
+    from torch import nn
+
+    from gancourse.models.ape_gan import APEGenerator
+    from gancourse.models.classifiers import build_classifier
+
+    pipeline = nn.Sequential(APEGenerator(1), build_classifier("A")).eval().requires_grad_(False)
+    images, labels = next(iter(_loader(1)))
+    images.requires_grad_(True)
+
+    def step() -> None:
+        torch.autograd.grad(nn.functional.cross_entropy(pipeline(images), labels), images)
+
+    flops, operations = count_work(step)
+    return Workload("input gradient through APE-GAN", "one image", flops, step, operations)
+
+
 def _adversarial_training_step(p: Profile, attack_steps: int) -> Workload:
     """A classifier A step at the profile's batch plus an attack of ``attack_steps`` input gradients on that batch
     (1 for FGSM training, ``adversarial_training_steps`` for PGD training and the detector's PGD examples)."""
@@ -387,6 +408,7 @@ def unit_workloads(p: Profile) -> dict[str, Workload]:
     units["classifier E, batch 32"] = _scaled(classifier_step("E", UNIT_BATCH), 32 / UNIT_BATCH, "batch 32")
     units["input gradient A"] = pgd_step("A", 1)
     units["DeepFool step A"] = _deepfool_step()
+    units["input gradient through APE-GAN"] = _purified_gradient()
     units["projection step"] = projection_pass(1)
     units["toy GAN step"] = _toy_step()
     units["DCGAN step"] = _scaled(_gan_step(False), b, f"batch {p.batch_size}")

@@ -1,8 +1,9 @@
 """The budget table: what each execution profile means, in one place.
 
 Every notebook has a ``profile`` parameter. ``smoke`` proves the code path in seconds (CI), ``cpu`` shows
-every effect a chapter claims in about ten minutes on a laptop, ``gpu`` uses paper-scale settings on a
-CUDA GPU, and ``auto`` picks ``gpu`` when CUDA is available, else ``cpu``. Chapters read their budgets
+every effect a chapter claims in about ten minutes on a laptop, ``gpu`` trains and evaluates more on a
+CUDA GPU within about 15 minutes a chapter on a Colab T4 (the budget :mod:`gancourse.chapter_costs` checks), and
+``auto`` picks ``gpu`` when CUDA is available, else ``cpu``. Chapters read their budgets
 from the :class:`Profile` they get here, never from literals of their own.
 """
 
@@ -92,13 +93,15 @@ PROFILES: dict[str, Profile] = {
         stylegan_iterations=2_000,
     ),
     "gpu": Profile(
-        name="gpu", where="a CUDA GPU (Colab T4 or better): paper-scale settings",
+        name="gpu", where="a CUDA GPU (a Colab T4 or better): every chapter in at most 15 minutes on a T4 with the "
+                          "published weights, by the cost model (`gancourse costs --chapters`); larger models and "
+                          "evaluations than `cpu`, the papers' costliest settings left to the reader",
         train_size=None, test_size=None, batch_size=128, classifier_epochs=10,
-        gan_iterations=30_000, critic_gan_iterations=30_000, toy_iterations=20_000, loss_comparison_iterations=20_000,
-        projection_steps=200, projection_restarts=10, attack_steps=100,
-        adversarial_epochs=10, adversarial_training_steps=10, eval_size=2_000,
-        defense_eval_size=2_000, adaptive_eval_size=500, attack_gan_iterations=6_000, ape_gan_iterations=2_000, cyclegan_iterations=20_000,
-        stylegan_iterations=30_000,
+        gan_iterations=10_000, critic_gan_iterations=7_000, toy_iterations=5_000, loss_comparison_iterations=3_000,
+        projection_steps=50, projection_restarts=4, attack_steps=30,
+        adversarial_epochs=2, adversarial_training_steps=10, eval_size=1_000,
+        defense_eval_size=200, adaptive_eval_size=100, attack_gan_iterations=500, ape_gan_iterations=2_000,
+        cyclegan_iterations=8_000, stylegan_iterations=12_000,
     ),
 }
 
@@ -116,7 +119,7 @@ REFERENCE = Profile(
 """The reference budget: the Defense-GAN paper's classifier training (all 60,000 images, 10 epochs, batch 128)
 and, for the models that need hours, budgets chosen for quality and trained on 2 CPU cores (the WGAN-GP: 7,000
 generator steps, in stages of one sitting each (:data:`gancourse.zoo.gans.WGAN_GP_STAGES`), against the paper's
-code's 200,000; the StyleGAN: 12,000 steps of batch 32, against the gpu profile's 30,000);
+code's 200,000; the StyleGAN: 12,000 steps of batch 32, as many as the gpu profile's own);
 `gancourse.zoo.reference` lists which models are published)."""
 
 PROFILE_NAMES = (*PROFILES, "auto")

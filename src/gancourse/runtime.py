@@ -59,7 +59,7 @@ def hardware_note(asked: str, device: torch.device, in_colab: bool) -> str | Non
         return None
     where = ("Runtime → Change runtime type → GPU, then run all cells again" if in_colab
              else "run on a machine with a CUDA GPU")
-    return (f"note: no GPU found, so profile 'auto' runs the cpu budget. For the paper-scale gpu profile, {where}. "
+    return (f"note: no GPU found, so profile 'auto' runs the cpu budget. For the gpu profile (more training and evaluation), {where}. "
             "Each chapter's page gives its measured run time per profile.")
 
 
