@@ -250,8 +250,17 @@ def test_chapter_10_shows_the_effects_its_prose_claims(layout):
     assert r["ch10_adaptive_PGD_through_G"] < r["ch10_accuracy_PGD_A_ape"] - 0.3          # the adaptive attack
     assert r["ch10_adaptive_PGD_with_BPDA"] > r["ch10_adaptive_PGD_through_G"]              # BPDA is weaker here
     assert [r[f"ch10_claim_{i}_verdict"] for i in range(6)] == ["supported"] * 6            # the ledger's six rows
+    assert r["ch10_claim_7_verdict"] == "consistent"                      # C&W through G "as C&W leaves the undefended"
+    assert r["ch10_claim_8_verdict"] == "supported"                       # strong PGD through G far below oblivious PGD
     assert r["ch10_adaptive_C_W_L2_through_G"] == 0                                       # "reaching every image"
+    assert r["ch10_adaptive_C_W_L2_through_G_l2"] > r["ch10_oblivious_cw_l2"]              # "somewhat larger"
     assert 0 < r["ch10_adaptive_PGD_through_G"] < 0.15                                    # "leaves a few percent"
+    strong = r["ch10_adaptive_strong_PGD_through_G"]
+    assert strong < 0.15                                                                  # "the strong PGD's few percent"
+    assert separation(rate(strong), rate(r["ch10_adaptive_PGD_through_G"])) == "overlap"   # "change little"
+    sweep = [r[f"ch10_sweep_{tag}"] for tag in ("05", "10", "20", "30")]
+    assert sweep == sorted(sweep, reverse=True) and sweep[1] == strong                    # falls as ε grows
+    assert r["ch10_sweep_reaches_zero"] == "reaches" and min(sweep) <= 0.02               # "it reaches zero"
     assert 0.8 < e("DeepFool", "B", "base") < 0.99                                        # "does not quite reach 100%"
 
 
