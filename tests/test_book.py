@@ -258,6 +258,7 @@ def test_chapter_10_shows_the_effects_its_prose_claims(layout):
     strong = r["ch10_adaptive_strong_PGD_through_G"]
     assert strong < 0.15                                                                  # "the strong PGD's few percent"
     assert separation(rate(strong), rate(r["ch10_adaptive_PGD_through_G"])) == "overlap"   # "change little"
+    assert separation(rate(strong), rate(1 - e("PGD", kind="base"))) == "higher"          # "lie above that"
     sweep = [r[f"ch10_sweep_{tag}"] for tag in ("05", "10", "20", "30")]
     assert sweep == sorted(sweep, reverse=True) and sweep[1] == strong                    # falls as ε grows
     assert r["ch10_sweep_reaches_zero"] == "reaches" and min(sweep) <= 0.02               # "it reaches zero"
