@@ -503,6 +503,18 @@ def test_chapter_01_latent_walk_shows_what_its_prose_claims(layout):
 
 
 @pytest.mark.book
+def test_chapter_01_non_convergence_shows_what_its_prose_claims(layout):
+    r = recorded_results(layout, "01")
+    assert r["ch01_conv_last_outside"] > r["ch01_conv_settled"]                      # "only in passing"
+    assert 0 < r["ch01_conv_one_side"] <= r["ch01_conv_side_checks"]                 # D labels every sample alike
+    assert r["ch01_conv_logit_spread"] < 0.05                                         # "varies by only"
+    start = r["ch01_dirac_start"]
+    assert r["ch01_dirac_simultaneous"] > 1.5 * start                                 # "spiral out"
+    assert 0.9 * start < r["ch01_dirac_alternating_min"] <= start                     # "circle, never closer"
+    assert r["ch01_dirac_r1"] < 1e-6 * start                                          # "with R1 the distance falls"
+
+
+@pytest.mark.book
 def test_every_exercise_check_in_the_published_chapters_passes(layout):
     checks = 0
     for source in layout.chapter_sources():

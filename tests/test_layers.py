@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gancourse.evaluate",),
     ("gancourse.zoo", "gancourse.weights"),
     ("gancourse.matrix", "gancourse.matrix_cache", "gancourse.ledger", "gancourse.robustness", "gancourse.plots", "gancourse.widgets", "gancourse.exercises",
-     "gancourse.toys", "gancourse.saturation", "gancourse.costs", "gancourse.chapter_costs",
+     "gancourse.toys", "gancourse.dirac_gan", "gancourse.saturation", "gancourse.costs", "gancourse.chapter_costs",
      "gancourse.gpu_check"),
     ("gancourse.book", "gancourse.editions", "gancourse.offline", "gancourse.sphinx_pages", "gancourse.cli"),
 ]
