@@ -512,6 +512,8 @@ def test_chapter_01_non_convergence_shows_what_its_prose_claims(layout):
     assert r["ch01_conv_last_outside"] > r["ch01_conv_settled"]                      # "only in passing"
     assert 0 < r["ch01_conv_one_side"] <= r["ch01_conv_side_checks"]                 # D labels every sample alike
     assert r["ch01_conv_logit_spread"] < 0.05                                         # "varies by only"
+    assert r["ch01_conv_final_w1"] > r["ch01_conv_best_w1"]                           # "worse again"
+    assert r["ch01_conv_reversals"] < r["ch01_conv_checks"] / 2                       # "mostly keeps its direction"
     start = r["ch01_dirac_start"]
     assert r["ch01_dirac_simultaneous"] > 1.5 * start                                 # "spiral out"
     assert 0.9 * start < r["ch01_dirac_alternating_min"] <= start                     # "circle, never closer"

@@ -34,6 +34,18 @@ def test_a_simultaneous_step_near_the_equilibrium_stretches_by_the_known_factor(
     assert (distances[1] / distances[0]).item() == pytest.approx(math.sqrt(1 + lr ** 2 / 4), rel=1e-9)
 
 
+def test_a_simultaneous_step_anywhere_multiplies_the_squared_distance_by_one_plus_h_sigma_squared():
+    theta, psi, lr = 0.7, -1.3, 0.3
+    run = train_dirac_gan(theta, psi, lr=lr, steps=1)
+    squared = run.distances() ** 2
+    expected = 1 + lr ** 2 * torch.sigmoid(torch.tensor(psi * theta, dtype=torch.float64)).item() ** 2
+    assert (squared[1] / squared[0]).item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_r1_makes_simultaneous_steps_converge_too():
+    assert train_dirac_gan(1.0, 1.0, lr=0.1, steps=2000, r1_gamma=1.0).distances()[-1] < 1e-6
+
+
 def test_simultaneous_steps_spiral_out_alternating_ones_circle_and_r1_converges():
     start = math.sqrt(2)
     simultaneous = train_dirac_gan(1.0, 1.0, lr=0.1, steps=2000).distances()

@@ -8,7 +8,7 @@ cross-entropy −V, G minimises log(1 − D_ψ(θ)) — the gradients are
     ∂L_D/∂ψ = θ · σ(ψθ)          ∂L_G/∂θ = −ψ · σ(ψθ)
 
 (the real point x = 0 contributes nothing: D_ψ(0) = ½ for every ψ). In continuous time the field is a rotation:
-d/dt ½(θ² + ψ²) = −θψσ(ψθ) + ψθσ(ψθ) = 0, so the parameters circle the equilibrium forever. The only equilibrium is θ = ψ = 0, and there
+d/dt ½(θ² + ψ²) = θψσ(ψθ) − ψθσ(ψθ) = 0, so the parameters circle the equilibrium forever. The only equilibrium is θ = ψ = 0, and there
 the Jacobian of the update field has eigenvalues ±i/2: purely imaginary, so plain gradient steps rotate around
 the equilibrium instead of approaching it. Near it, one simultaneous step of size h is the rotation-and-stretch
 
@@ -16,8 +16,8 @@ the equilibrium instead of approaching it. Near it, one simultaneous step of siz
 
 and away from it each simultaneous step multiplies θ² + ψ² by 1 + h²σ(ψθ)² > 1: simultaneous gradient descent
 spirals outwards everywhere; alternating steps (D, then G on D's new ψ) keep the orbit
-bounded but never reach the centre. The R1 penalty (γ/2)·E‖∇_x logit D(x_real)‖² = (γ/2)ψ² adds −γψ to ψ's update
-and makes the equilibrium attracting.
+bounded but never reach the centre. The R1 penalty (γ/2)·E‖∇_x logit D(x_real)‖² = (γ/2)ψ² adds γψ to ψ's gradient (−hγψ to its
+step) and, for a small enough h, makes the equilibrium attracting.
 """
 
 from __future__ import annotations
