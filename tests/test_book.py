@@ -18,7 +18,7 @@ from gancourse.book.execute import (
     time_chapters,
 )
 from gancourse.book.layout import BookLayout
-from gancourse.book.report import refresh_run_info, slowest_cells, write_execution_report
+from gancourse.book.report import estimate_text, refresh_run_info, slowest_cells, write_execution_report
 from gancourse.book.repository import set_repository
 from gancourse.book.run_times import format_duration, read_run_times, record_run_time
 from gancourse.cli import main
@@ -432,6 +432,10 @@ def test_run_times_per_profile_reach_the_page_header_and_the_report(tiny_layout,
     assert '| chapter | smoke | smoke with weights="train" | cpu |' in report
     assert refresh_run_info(tiny_layout) == 1
     assert 'smoke with weights="train" ' in nbformat.read(executed, as_version=4).cells[1].source
+    tiny_layout.cost_estimates.write_text(json.dumps({"chapters": {"01_tiny": {
+        "gpu/published": {"seconds": {"T4": 90.0}}, "gpu/train": {"seconds": {"T4": 4000.0}}}}}))
+    assert refresh_run_info(tiny_layout) == 1                                 # the estimate reaches the header
+    assert "1 min 30 s on a Colab T4" in nbformat.read(executed, as_version=4).cells[1].source
 
 
 @pytest.mark.book
@@ -532,6 +536,14 @@ def test_every_exercise_check_in_the_published_chapters_passes(layout):
                 assert text.startswith("✓"), f"{source.stem}: the solution fails its own check:\n{text}"
                 checks += 1
     assert checks >= 3
+
+
+def test_the_page_header_states_the_cost_models_t4_estimate_only_when_it_has_one():
+    estimate = {"gpu/published": {"seconds": {"T4": 90.0, "L4": 30.0}}, "gpu/train": {"seconds": {"T4": 4000.0}}}
+    text = estimate_text(estimate)
+    assert "an upper bound, not a measurement" in text
+    assert "1 min 30 s on a Colab T4 with the published weights, 66 min 40 s with weights=\"train\"" in text
+    assert estimate_text(None) == estimate_text({"gpu/published": {"seconds": {"T4": 1.0}}}) == ""
 
 
 def test_the_slowest_cells_are_named_by_their_first_line_of_code():

@@ -25,7 +25,7 @@ import nbformat
 
 from gancourse.book.copies import RUN_INFO_TAG, code_digest, source_cells, write_notebook_atomically
 from gancourse.book.layout import BookLayout
-from gancourse.book.report import run_info_markdown, slowest_cells, slowest_text
+from gancourse.book.report import chapter_estimates, run_info_markdown, slowest_cells, slowest_text
 from gancourse.book.run_times import format_duration, read_run_times, record_run_time
 from gancourse.paths import checkpoint_dir
 from gancourse.results import read_recorded
@@ -230,7 +230,7 @@ def _with_run_info(layout: BookLayout, notebook: Any, source: Path, parameters: 
         "slowest_cells": slowest_cells(notebook),
     }
     record_run_time(layout, source.stem, info)
-    header = run_info_markdown(info, read_run_times(layout)[source.stem])
+    header = run_info_markdown(info, read_run_times(layout)[source.stem], chapter_estimates(layout).get(source.stem))
     notebook = copy.deepcopy(notebook)
     notebook.cells = source_cells(notebook)
     notebook.cells.insert(1, nbformat.v4.new_markdown_cell(header, metadata={"tags": [RUN_INFO_TAG]}))

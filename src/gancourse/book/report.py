@@ -109,8 +109,27 @@ def code_change_text(info: dict[str, Any]) -> str:
             "chapter is re-executed.\n\n")
 
 
-def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]]) -> str:
-    """The cell that tells the reader how this page was executed, and how long each profile takes."""
+def chapter_estimates(layout: BookLayout) -> dict[str, dict[str, Any]]:
+    """Each chapter's cost-model estimates from ``book/cost_estimates.json`` (empty when the file is missing)."""
+    if not layout.cost_estimates.exists():
+        return {}
+    return json.loads(layout.cost_estimates.read_text())["chapters"]
+
+
+def estimate_text(estimate: dict[str, Any] | None) -> str:
+    """The header's sentence on the gpu profile's predicted time on a Colab T4 (the cost model's upper bound)."""
+    if not estimate or "gpu/published" not in estimate or "gpu/train" not in estimate:
+        return ""
+    on_t4 = {run: format_duration(estimate[run]["seconds"]["T4"]) for run in ("gpu/published", "gpu/train")}
+    return (f" Estimated by the book's cost model (an upper bound, not a measurement): the gpu profile takes "
+            f"{on_t4['gpu/published']} on a Colab T4 with the published weights, {on_t4['gpu/train']} with "
+            "weights=\"train\" (the execution report gives other GPUs).")
+
+
+def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]],
+                      estimate: dict[str, Any] | None = None) -> str:
+    """The cell that tells the reader how this page was executed, how long each profile took, and (``estimate``:
+    the chapter's entry of ``book/cost_estimates.json``) what the cost model predicts on a GPU."""
     versions = ", ".join(f"{name} {version}" for name, version in info["versions"].items())
     number = Path(info["source"]).name[:2]
     return (
@@ -118,7 +137,8 @@ def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]]) ->
         f"Profile **{info['profile']}** · device **{info['device']}** · dataset **{info['dataset']}** · "
         f"seed **{info['seed']}** · wall time **{format_duration(info['wall_seconds'])}** · "
         f"executed {info['executed_at']}.\n\n"
-        f"Measured run times of this chapter: {run_time_summary(times)}.{slowest_text(info)}\n\n"
+        f"Measured run times of this chapter: {run_time_summary(times)}.{estimate_text(estimate)}"
+        f"{slowest_text(info)}\n\n"
         f"Versions: {versions}.\n\n"
         f"{models_text(info)}"
         f"{code_change_text(info)}"
@@ -134,7 +154,7 @@ def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]]) ->
 def refresh_run_info(layout: BookLayout) -> int:
     """Rewrite each executed copy's run-info cell from its metadata and ``book/run_times.json`` (so a later
     timing of another profile shows on every page); returns how many copies changed."""
-    times = read_run_times(layout)
+    times, estimates = read_run_times(layout), chapter_estimates(layout)
     changed = 0
     for source in layout.chapter_sources():
         path = layout.executed_copy(source)
@@ -142,7 +162,8 @@ def refresh_run_info(layout: BookLayout) -> int:
             continue
         notebook = nbformat.read(path, as_version=4)
         cell = next(cell for cell in notebook.cells if RUN_INFO_TAG in cell.metadata.get("tags", []))
-        text = run_info_markdown(notebook.metadata["gancourse"], times.get(source.stem, {}))
+        text = run_info_markdown(notebook.metadata["gancourse"], times.get(source.stem, {}),
+                                 estimates.get(source.stem))
         if cell.source != text:
             cell.source = text
             write_notebook_atomically(notebook, path)
