@@ -67,6 +67,17 @@ def test_publish_writes_the_file_and_its_manifest_entry(tmp_path):
     assert entry.file in table and "float32" in table and "test_accuracy 0.5" in table
 
 
+def test_publishing_the_same_model_again_keeps_its_provenance_and_a_new_model_replaces_it(tmp_path):
+    _, entry = published(tmp_path)
+    store, folder = CheckpointStore(tmp_path / "store"), tmp_path / "weights"
+    later = dataclasses.replace(PROVENANCE, commit="fedcba9", date="2026-12-07", wall_seconds=0.0)
+    assert publish(store, "tiny", CONFIG, "float32", later, folder=folder) == entry      # same bytes: unchanged
+    assert read_manifest(folder)[entry.file].provenance == PROVENANCE
+    store.save("tiny", CONFIG, tiny_model(seed=2), {"history": {"loss": [1.0, 0.4]}, "test_accuracy": 0.6})
+    retrained = publish(store, "tiny", CONFIG, "float32", later, folder=folder)         # new bytes: new entry
+    assert retrained.sha256 != entry.sha256 and read_manifest(folder)[entry.file].provenance == later
+
+
 def test_unpublish_removes_the_file_and_its_entry_and_refuses_an_unknown_file(tmp_path):
     _, entry = published(tmp_path)
     folder = tmp_path / "weights"

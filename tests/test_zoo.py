@@ -268,3 +268,14 @@ def test_the_matrix_cache_folder_changes_with_the_attacks_and_the_models(tmp_pat
     monkeypatch.undo()
     chapter_zoo.models_given.add("model_classifier_A_0123456789abcdef")                 # another model
     assert robustness.book_matrix_cache(chapter_zoo, "A").folder != first
+
+
+def test_the_few_label_cgan_trains_on_its_labelled_subset_only(tmp_path, bundle):
+    store = CheckpointStore(tmp_path)
+    pair, record = Zoo(TINY, bundle, 0, store=store).few_label_cgan(3)
+    assert record.config["training_data"] == {"labelled_per_class": 3, "images": 30}
+    assert pair["generator"](torch.randn(2, 100), torch.tensor([0, 1])).shape == (2, 1, 28, 28)
+    _, full = Zoo(TINY, bundle, 0, store=store).dcgan(conditional=True)
+    assert "training_data" not in full.config and full.path != record.path
+    _, other = Zoo(TINY, bundle, 0, store=store).few_label_cgan(2)
+    assert other.path != record.path

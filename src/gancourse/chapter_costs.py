@@ -30,6 +30,8 @@ from collections.abc import Callable
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from gancourse.augmentation import ARMS as AUGMENTATION_ARMS
+from gancourse.augmentation import TRIAL_ARCHITECTURE, TRIAL_SEEDS, TRIAL_STEPS
 from gancourse.costs import Workload, classifier_step, count_work, pgd_step, projection_pass, wgan_gp_step
 from gancourse.profiles import Profile
 
@@ -109,6 +111,10 @@ CHAPTER_LOOPS: dict[str, tuple[Loop, ...]] = {
         _training("conditional GAN", "cGAN step", lambda p: p.gan_iterations),
         _training("DCGAN", "DCGAN step", lambda p: p.gan_iterations),
         *_classifiers("A"),
+        _training("conditional GAN on 50 labelled images per class", "cGAN step", lambda p: p.gan_iterations),
+        _training(f"augmentation trials: {len(AUGMENTATION_ARMS)} arms × {TRIAL_SEEDS} seeds of model "
+                  f"{TRIAL_ARCHITECTURE}", f"classifier {TRIAL_ARCHITECTURE}",
+                  lambda p: len(AUGMENTATION_ARMS) * TRIAL_SEEDS * TRIAL_STEPS),
     ),
     "04_cyclegan": (
         _training("two CycleGANs (full objective, no cycle)", "CycleGAN step", lambda p: 2 * p.cyclegan_iterations),

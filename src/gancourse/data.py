@@ -347,6 +347,30 @@ def make_loaders(
                       train_loader, test_loader)
 
 
+def labelled_subset(images: torch.Tensor, labels: torch.Tensor, per_class: int, seed: int,
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A class-balanced labelled subset: ``per_class`` images of every class present in ``labels``, drawn without
+    replacement with ``seed`` (the few labelled images of a semi-supervised or data-augmentation experiment).
+
+    Returns the images and labels, ordered by class, then by their order in ``images``.
+    """
+    check_count("per_class", per_class)
+    check_seed(seed)
+    if labels.dim() != 1 or len(labels) != len(images):
+        raise ValueError(f"labels must be one integer per image: got shape {tuple(labels.shape)} for "
+                         f"{len(images)} images")
+    generator = torch.Generator().manual_seed(seed)
+    chosen = []
+    for label in labels.unique().tolist():
+        rows = (labels == label).nonzero().squeeze(1)
+        if len(rows) < per_class:
+            raise ValueError(f"class {label} has only {len(rows)} images, fewer than per_class = {per_class}; "
+                             "ask for fewer per class or use a larger training set (profile)")
+        chosen.append(rows[torch.randperm(len(rows), generator=generator)[:per_class]].sort().values)
+    rows = torch.cat(chosen)
+    return images[rows], labels[rows]
+
+
 def class_loader(bundle: DataBundle, class_index: int, batch_size: int, seed: int = 0) -> DataLoader:
     """A shuffled loader of the bundle's training images of one class (one domain for CycleGAN)."""
     classes = bundle.info.classes

@@ -445,7 +445,8 @@ def publish(store: CheckpointStore, name: str, config: Mapping[str, Any], dtype:
     """Publish the model stored in ``store`` for (``name``, ``config``): write its state, floating-point tensors
     as ``dtype`` (``"float16"`` or ``"float32"``), with the metadata it was stored with, to
     ``<folder>/<name>-<config_hash>.pt`` (atomically) and add its entry to the manifest (replacing one for
-    the same file). Returns the entry.
+    the same file). Returns the entry; a file already published with the same bytes keeps its entry, so that
+    publishing again later does not restamp the provenance (commit, date) of an earlier training.
 
     Args:
         folder: the weights folder (default: ``weights/`` of the checkout, :func:`weights_folder`).
@@ -469,6 +470,8 @@ def publish(store: CheckpointStore, name: str, config: Mapping[str, Any], dtype:
                 "dtype": dtype, "state_dict": _as_dtype(state, DTYPES[dtype], name),
                 "metadata_json": json.dumps(metadata, sort_keys=True)}, buffer)
     data = buffer.getvalue()
+    if file in entries and entries[file].sha256 == hashlib.sha256(data).hexdigest():
+        return entries[file]  # already published, byte for byte: its provenance (when and where it was trained) stands
     others = sum(path.stat().st_size for path in folder.glob("*") if path.is_file() and path.name != file) \
         if folder.is_dir() else 0
     if others + len(data) > budget_bytes:

@@ -12,7 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from gancourse.checkpoints import CheckpointRecord, ProgressFile
-from gancourse.data import class_loader
+from gancourse.data import class_loader, labelled_subset
 from gancourse.models.cyclegan import CycleGenerator, PatchDiscriminator
 from gancourse.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gancourse.models.stylegan import StyleDiscriminator, StyleGenerator
@@ -65,11 +65,12 @@ class GANRecipes(RecipeContext):
     """Image-GAN recipes (mixed into :class:`gancourse.zoo.Zoo`)."""
 
     def _pair_gan(self, name: str, generator: Call, discriminator: Call, optimiser: Call, setup: Call,
-                  loader: DataLoader, iterations: int, snapshots: Call,
-                  continues: Continuation | None = None) -> tuple[nn.ModuleDict, CheckpointRecord]:
+                  loader: DataLoader, iterations: int, snapshots: Call, continues: Continuation | None = None,
+                  data: dict[str, Any] | None = None) -> tuple[nn.ModuleDict, CheckpointRecord]:
         """A generator/discriminator pair trained by :func:`gancourse.train.gan.train_gan`; with ``continues``,
         the training starts from that earlier model (:func:`gancourse.train.gan.continue_gan`) and the
-        record's metadata names it under ``continued_from`` (file, steps, training seconds)."""
+        record's metadata names it under ``continued_from`` (file, steps, training seconds); ``data`` describes
+        a loader over less than the bundle's training set (it enters the config)."""
         trainer = Call(train_gan, iterations=iterations, run_time=("snapshots",))
 
         def train(pair: nn.ModuleDict, progress: ProgressFile) -> History:
@@ -89,7 +90,8 @@ class GANRecipes(RecipeContext):
                          trainer, train,
                          settings={"optimiser": optimiser.settings, "setup": setup.settings,
                                    "batch_size": loader.batch_size,
-                                   **({"continues": {"steps": continues.steps}} if continues else {})},
+                                   **({"continues": {"steps": continues.steps}} if continues else {}),
+                                   **({"training_data": data} if data else {})},
                          evaluate=continued_from if continues else None)
 
     @reference_first
@@ -101,14 +103,29 @@ class GANRecipes(RecipeContext):
         noise batch during training; for the cGAN, the batch's labels cycle through the classes); the
         record's metadata holds the training history.
         """
+        return self._dcgan_pair("cgan" if conditional else "dcgan", conditional, self.bundle.train_loader)
+
+    def few_label_cgan(self, per_class: int) -> tuple[nn.ModuleDict, CheckpointRecord]:
+        """Chapter 03's cGAN trained only on ``per_class`` labelled images of each class (drawn from the bundle's
+        training images with the run's seed by :func:`gancourse.data.labelled_subset`): the GAN that an
+        application with few labels can actually train. Same networks, loss, optimiser and profile iterations as
+        :meth:`dcgan` with ``conditional``."""
+        images, labels = labelled_subset(self.bundle.train_images, self.bundle.train_labels, per_class, self.seed)
+        loader = DataLoader(TensorDataset(images, labels), batch_size=self.bundle.train_loader.batch_size,
+                            shuffle=True, generator=torch.Generator().manual_seed(self.seed))
+        return self._dcgan_pair(f"cgan-{per_class}-per-class", True, loader,
+                                {"labelled_per_class": per_class, "images": len(images)})
+
+    def _dcgan_pair(self, name: str, conditional: bool, loader: DataLoader,
+                    data: dict[str, Any] | None = None) -> tuple[nn.ModuleDict, CheckpointRecord]:
         iterations = self.profile.gan_iterations
         shape, classes = self.bundle.info.image_shape, len(self.bundle.info.classes) if conditional else 0
         return self._pair_gan(
-            "cgan" if conditional else "dcgan", Call(DCGANGenerator, 100, shape, num_classes=classes),
+            name, Call(DCGANGenerator, 100, shape, num_classes=classes),
             Call(DCGANDiscriminator, shape, num_classes=classes), _adam(2e-4, (0.5, 0.999)),
-            Call(GANSetup, loss="non-saturating", conditional=conditional), self.bundle.train_loader, iterations,
+            Call(GANSetup, loss="non-saturating", conditional=conditional), loader, iterations,
             Call(Snapshots.drawn, snapshot_steps(iterations, points=9), SNAPSHOT_SAMPLES, 100, shape, classes,
-                 seed=self.seed))
+                 seed=self.seed), data=data)
 
     @reference_first
     def wgan_gp(self, stages: tuple[int, ...] = WGAN_GP_STAGES) -> tuple[nn.ModuleDict, CheckpointRecord]:
