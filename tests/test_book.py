@@ -18,7 +18,7 @@ from gancourse.book.execute import (
     time_chapters,
 )
 from gancourse.book.layout import BookLayout
-from gancourse.book.report import estimate_text, refresh_run_info, slowest_cells, write_execution_report
+from gancourse.book.report import estimate_text, refresh_run_info, slowest_cells, slowest_text, write_execution_report
 from gancourse.book.repository import set_repository
 from gancourse.book.run_times import format_duration, read_run_times, record_run_time
 from gancourse.cli import main
@@ -436,6 +436,15 @@ def test_run_times_per_profile_reach_the_page_header_and_the_report(tiny_layout,
         "gpu/published": {"seconds": {"T4": 90.0}}, "gpu/train": {"seconds": {"T4": 4000.0}}}}}))
     assert refresh_run_info(tiny_layout) == 1                                 # the estimate reaches the header
     assert "1 min 30 s on a Colab T4" in nbformat.read(executed, as_version=4).cells[1].source
+    notebook = nbformat.read(executed, as_version=4)                          # names from an older report
+    notebook.metadata.gancourse["slowest_cells"] = [{"first_line": "old name", "seconds": 1.0}]
+    timed = next(cell for cell in notebook.cells if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []))
+    timed.metadata["papermill"] = {"duration": 5.0}
+    nbformat.write(notebook, executed)
+    assert refresh_run_info(tiny_layout) == 1
+    refreshed = nbformat.read(executed, as_version=4)
+    assert refreshed.metadata.gancourse["slowest_cells"] == slowest_cells(refreshed) != []
+    assert "old name" not in refreshed.cells[1].source
 
 
 @pytest.mark.book
@@ -546,14 +555,25 @@ def test_the_page_header_states_the_cost_models_t4_estimate_only_when_it_has_one
     assert estimate_text(None) == estimate_text({"gpu/published": {"seconds": {"T4": 1.0}}}) == ""
 
 
-def test_the_slowest_cells_are_named_by_their_first_line_of_code():
+def test_the_slowest_cells_are_named_by_their_section_and_the_line_that_does_the_work():
     notebook = nbformat.v4.new_notebook()
-    timings = [("import torch\n\nmodel = train(x)", 61.0), ("# a comment\nplot(x)", 3.2), ("profile = 'cpu'", 99.0),
-               ("y = 1", 0.1), ("x = `code`", 7.0)]
-    for source, seconds in timings:
+    notebook.cells.append(nbformat.v4.new_markdown_cell("# 02 · Title\n\n## 1. Setup\n\ntext"))
+    timings = [("import torch\n\nbundle = make_loaders(x)\nzoo = Zoo.for_chapter(run)  # trained here\n"
+                "model, record = zoo.classifier('A')", 61.0),
+               ("# a comment\nplot(x)", 3.2), ("profile = 'cpu'", 99.0), ("y = 1", 0.1), ("x = `code`", 7.0)]
+    for k, (source, seconds) in enumerate(timings):
         notebook.cells.append(nbformat.v4.new_code_cell(source, metadata={"papermill": {"duration": seconds}}))
-    notebook.cells[2].metadata["tags"] = ["injected-parameters"]
+        if k == 1:
+            notebook.cells.append(nbformat.v4.new_markdown_cell("## 2. Training `G`"))
+    notebook.cells[4].metadata["tags"] = ["injected-parameters"]
     notebook.cells.append(nbformat.v4.new_markdown_cell("text"))
-    assert slowest_cells(notebook) == [{"first_line": "model = train(x)", "seconds": 61.0},
-                                       {"first_line": "x = 'code'", "seconds": 7.0},
-                                       {"first_line": "plot(x)", "seconds": 3.2}]
+    assert slowest_cells(notebook) == [
+        {"first_line": "model, record = zoo.classifier('A')", "section": "1. Setup", "seconds": 61.0},
+        {"first_line": "x = 'code'", "section": "2. Training 'G'", "seconds": 7.0},
+        {"first_line": "plot(x)", "section": "1. Setup", "seconds": 3.2}]
+    text = slowest_text({"slowest_cells": slowest_cells(notebook)[:1]})
+    assert text == " Slowest cells in this run: 1. Setup: `model, record = zoo.classifier('A')` 1 min 1 s."
+    assert slowest_text({"slowest_cells": [{"first_line": "f()", "seconds": 2.0}]}) == \
+        " Slowest cells in this run: `f()` 2.0 s."       # records made before cells had a section
+
+

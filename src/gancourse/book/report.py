@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +20,28 @@ from gancourse.zoo.reference import FD_SAMPLES
 RUN_TIME_TARGETS = {"smoke": (10 * 60, None), "cpu": (2 * 3600, 12 * 60)}
 
 
+WORK_CALL = re.compile(r"\bzoo\.\w+\(|\btrain\w*\(|\brun_trial\(|\bproject\(")
+"""A call that marks the line of a cell that does its heavy work (comments aside): asking the zoo for a model
+(which may train it), training, a trial, a projection — what a slow cell is named by, not its first line."""
+
+
 def slowest_cells(notebook: Any, count: int = 3) -> list[dict[str, Any]]:
-    """The ``count`` code cells papermill timed longest, slowest first: each one's first line of code (not an
-    import or a comment) and seconds — where a chapter's time goes, for readers choosing a profile and for
-    whoever trims a budget."""
-    timed = []
+    """The ``count`` code cells papermill timed longest, slowest first: each one's section (the last markdown
+    heading before it), its telling line of code — the first that asks for or trains a model
+    (:data:`WORK_CALL`), else the first that is not an import or a comment — and seconds: where a chapter's
+    time goes, for readers choosing a profile and for whoever trims a budget."""
+    timed, section = [], ""
     for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            headings = [line.lstrip("#").strip() for line in cell.source.splitlines() if line.startswith("#")]
+            section = headings[-1] if headings else section
         duration = cell.metadata.get("papermill", {}).get("duration")
         if cell.cell_type == "code" and duration is not None and "injected-parameters" not in cell.metadata.get("tags", []):
             lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
             telling = [line for line in lines if not line.startswith(("import ", "from ", "#", "%"))] or lines or [""]
-            timed.append({"first_line": telling[0][:80].replace("`", "'"), "seconds": round(float(duration), 1)})
+            working = [line for line in telling if WORK_CALL.search(line.split("#")[0])] or telling
+            timed.append({"first_line": working[0][:80].replace("`", "'"), "section": section[:60].replace("`", "'"),
+                          "seconds": round(float(duration), 1)})
     return sorted(timed, key=lambda cell: -cell["seconds"])[:count]
 
 
@@ -38,7 +50,8 @@ def slowest_text(info: dict[str, Any]) -> str:
     cells = info.get("slowest_cells") or []
     if not cells:
         return ""
-    listed = "; ".join(f"`{cell['first_line']}` {format_duration(cell['seconds'])}" for cell in cells)
+    listed = "; ".join((f"{cell['section']}: " if cell.get("section") else "")
+                       + f"`{cell['first_line']}` {format_duration(cell['seconds'])}" for cell in cells)
     then = " (their code as it was then)" if "code_changed_since_run" in info else ""
     return f" Slowest cells in this run{then}: {listed}."
 
@@ -153,7 +166,8 @@ def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]],
 
 def refresh_run_info(layout: BookLayout) -> int:
     """Rewrite each executed copy's run-info cell from its metadata and ``book/run_times.json`` (so a later
-    timing of another profile shows on every page); returns how many copies changed."""
+    timing of another profile shows on every page), naming its slowest cells afresh from the cells' recorded
+    durations (:func:`slowest_cells`); returns how many copies changed."""
     times, estimates = read_run_times(layout), chapter_estimates(layout)
     changed = 0
     for source in layout.chapter_sources():
@@ -161,10 +175,14 @@ def refresh_run_info(layout: BookLayout) -> int:
         if not path.exists():
             continue
         notebook = nbformat.read(path, as_version=4)
+        info = notebook.metadata["gancourse"]
+        slowest = slowest_cells(notebook)
+        renamed = bool(slowest) and info.get("slowest_cells") != slowest
+        if renamed:
+            info["slowest_cells"] = slowest
         cell = next(cell for cell in notebook.cells if RUN_INFO_TAG in cell.metadata.get("tags", []))
-        text = run_info_markdown(notebook.metadata["gancourse"], times.get(source.stem, {}),
-                                 estimates.get(source.stem))
-        if cell.source != text:
+        text = run_info_markdown(info, times.get(source.stem, {}), estimates.get(source.stem))
+        if cell.source != text or renamed:
             cell.source = text
             write_notebook_atomically(notebook, path)
             changed += 1
