@@ -166,8 +166,7 @@ def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]],
 
 def refresh_run_info(layout: BookLayout) -> int:
     """Rewrite each executed copy's run-info cell from its metadata and ``book/run_times.json`` (so a later
-    timing of another profile shows on every page), naming its slowest cells afresh from the cells' recorded
-    durations (:func:`slowest_cells`); returns how many copies changed."""
+    timing of another profile shows on every page); returns how many copies changed."""
     times, estimates = read_run_times(layout), chapter_estimates(layout)
     changed = 0
     for source in layout.chapter_sources():
@@ -175,14 +174,10 @@ def refresh_run_info(layout: BookLayout) -> int:
         if not path.exists():
             continue
         notebook = nbformat.read(path, as_version=4)
-        info = notebook.metadata["gancourse"]
-        slowest = slowest_cells(notebook)
-        renamed = bool(slowest) and info.get("slowest_cells") != slowest
-        if renamed:
-            info["slowest_cells"] = slowest
         cell = next(cell for cell in notebook.cells if RUN_INFO_TAG in cell.metadata.get("tags", []))
-        text = run_info_markdown(info, times.get(source.stem, {}), estimates.get(source.stem))
-        if cell.source != text or renamed:
+        text = run_info_markdown(notebook.metadata["gancourse"], times.get(source.stem, {}),
+                                 estimates.get(source.stem))
+        if cell.source != text:
             cell.source = text
             write_notebook_atomically(notebook, path)
             changed += 1
