@@ -527,6 +527,17 @@ def test_chapter_01_latent_walk_shows_what_its_prose_claims(layout):
 
 
 @pytest.mark.book
+def test_chapter_01_mode_collapse_over_seeds_shows_what_its_prose_claims(layout):
+    r = recorded_results(layout, "01")
+    modes = r["ch01_ring_modes_by_seed"]
+    assert r["ch01_ring_seeds"] == len(modes) >= 5
+    assert min(modes) == 0 and max(modes) >= 5 and r["ch01_ring_modes_sd"] > 1   # spread out / not settled / varied
+    assert r["ch01_ring_modes"] < 8 and r["ch01_ring_top_two_share"] > 0.4         # mass on two modes: collapse
+    hops = r["ch01_ring_top_mode_changes"] > 0
+    assert r["ch01_ring_hop_text"].endswith("hops") == hops
+
+
+@pytest.mark.book
 def test_chapter_01_non_convergence_shows_what_its_prose_claims(layout):
     r = recorded_results(layout, "01")
     assert r["ch01_conv_last_outside"] > r["ch01_conv_settled"]                      # "only in passing"

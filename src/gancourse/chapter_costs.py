@@ -94,8 +94,8 @@ CHAPTER_LOOPS: dict[str, tuple[Loop, ...]] = {
                   + steps_per_epoch(p) * 1.5 + (max(3, p.classifier_epochs) - 1) * steps_per_epoch(p)),
     ),
     "01_gan_basics": (
-        _training("toy GANs: D* demo, 1-D GAN, early stopping, ring GAN × 3 seeds, long 1-D run", "toy GAN step",
-                  lambda p: p.toy_iterations // 2 + 2 * max(20, p.toy_iterations // 5) + 5 * p.toy_iterations),
+        _training("toy GANs: D* demo, 1-D GAN, early stopping, ring GAN × 5 seeds, long 1-D run", "toy GAN step",
+                  lambda p: p.toy_iterations // 2 + 2 * max(20, p.toy_iterations // 5) + 7 * p.toy_iterations),
         _training("DCGAN", "DCGAN step", lambda p: p.gan_iterations),
     ),
     "02_wgan_and_wgan_gp": (
