@@ -532,6 +532,7 @@ def test_chapter_01_mode_collapse_over_seeds_shows_what_its_prose_claims(layout)
     modes = r["ch01_ring_modes_by_seed"]
     assert r["ch01_ring_seeds"] == len(modes) >= 5
     assert min(modes) == 0 and max(modes) >= 5 and r["ch01_ring_modes_sd"] > 1   # spread out / not settled / varied
+    assert r["ch01_ring_quality_min"] < 0.01 < 0.5 < r["ch01_ring_quality_max"]  # "almost no good samples" … most
     assert r["ch01_ring_modes"] < 8 and r["ch01_ring_top_two_share"] > 0.4         # mass on two modes: collapse
     hops = r["ch01_ring_top_mode_changes"] > 0
     assert r["ch01_ring_hop_text"].endswith("hops") == hops

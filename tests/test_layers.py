@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gancourse.zoo", "gancourse.weights"),
     ("gancourse.matrix", "gancourse.matrix_cache", "gancourse.ledger", "gancourse.robustness", "gancourse.plots", "gancourse.widgets", "gancourse.exercises",
      "gancourse.toys", "gancourse.dirac_gan", "gancourse.saturation", "gancourse.costs", "gancourse.chapter_costs",
-     "gancourse.gpu_check"),
+     "gancourse.gpu_check", "gancourse.augmentation", "gancourse.diagrams"),
     ("gancourse.book", "gancourse.editions", "gancourse.offline", "gancourse.sphinx_pages", "gancourse.cli"),
 ]
 # the latent-space attack on Defense-GAN searches the defense's own latent space: it imports the defense it attacks
