@@ -9,12 +9,11 @@ from gancourse.augmentation import (
     balanced_loader,
     compare_arms,
     conditional_samples,
-    mean_interval,
     run_trial,
     shifted_and_flipped,
-    t_quantile,
 )
 from gancourse.data import labelled_subset
+from gancourse.evaluate import mean_interval, t_quantile
 
 
 def _labelled(n=300, classes=3, seed=0):

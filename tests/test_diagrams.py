@@ -58,3 +58,21 @@ def test_side_by_side_columns_share_one_scale():
     assert [t.get_text() for t in right.texts if t.get_text()] == ["y\n→ 2", "z\n→ 3", "w"]
     with pytest.raises(ValueError, match="at least one"):
         plot_architectures([])
+
+
+def test_the_two_cycles_are_drawn_from_the_networks_outputs():
+    from gancourse.diagrams import plot_two_cycles
+    torch.manual_seed(0)
+    G, F = CycleGenerator(1, width=4, blocks=1).train(), CycleGenerator(1, width=4, blocks=1).eval()
+    a, b = torch.rand(1, 12, 12), torch.rand(1, 12, 12)
+    a_before = a.clone()
+    figure = plot_two_cycles(G, F, a, b, names=("Sneaker", "Boot"))
+    assert G.training and not F.training and torch.equal(a, a_before)      # modes kept, input untouched
+    texts = [text.get_text() for axis in figure.axes for text in axis.texts]
+    with torch.no_grad():
+        expected = (F.eval()(G.eval()(a.unsqueeze(0)))[0] - a).abs().mean().item()
+    assert f"cycle loss ‖F(G(a)) − a‖₁ = {expected:.3f}" in texts
+    assert "D_B: a real Boot or a fake?" in texts and "D_A: a real Sneaker or a fake?" in texts
+    with pytest.raises(ValueError, match="single images"):
+        plot_two_cycles(G, F, a.unsqueeze(0), b)
+    matplotlib.pyplot.close(figure)

@@ -13,6 +13,15 @@ def test_a_rate_knows_its_interval_and_prints_it_with_n():
     assert rate.value == 0.5 and low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
     assert str(rate) == "50% [40%, 60%], n = 100"
     assert Rate.of(0.25, 200) == Rate(50, 200)
+    assert Rate(839, 2000).text(1) == "41.9% [39.8%, 44.1%], n = 2,000"
+
+
+def test_a_recorded_rate_carries_its_interval_and_n(monkeypatch):
+    recorded = {}
+    monkeypatch.setattr("gancourse.ledger.record", lambda name, value: recorded.__setitem__(name, value))
+    Rate(3, 40).record("ch00_example")
+    low, high = Rate(3, 40).interval
+    assert recorded == {"ch00_example": 0.075, "ch00_example_low": low, "ch00_example_high": high, "ch00_example_n": 40}
 
 
 def test_rates_refuse_what_is_not_a_count():

@@ -285,3 +285,25 @@ def test_roc_auc_interval_narrows_with_n_stays_in_the_unit_interval_and_refuses_
         roc_auc_interval(torch.zeros(1), torch.ones(5))
     with pytest.raises(ValueError, match="NaN"):
         roc_auc_interval(torch.tensor([float("nan"), 0.0]), torch.ones(2))
+
+
+def test_silhouette_iou_and_brightness_known_answers():
+    from gancourse.evaluate import brightness, silhouette_iou
+    a = torch.zeros(3, 1, 4, 4)
+    b = torch.zeros(3, 1, 4, 4)
+    a[0, :, :2, :] = 1.0           # top half
+    b[0, :, :, :2] = 0.5           # left half: overlap 4 of 12 pixels
+    a[1, :, :2, :] = 0.05          # below the threshold: an empty silhouette …
+    b[1] = 0.0                     # … against an empty one: identical shapes
+    a[2, :, :2, :] = 1.0
+    b[2, :, :2, :] = 0.3           # same shape, other brightness
+    iou = silhouette_iou(a, b)
+    assert iou.tolist() == pytest.approx([4 / 12, 1.0, 1.0])
+    assert brightness(a).tolist() == pytest.approx([0.5, 0.025, 0.5])
+    before = a.clone()
+    silhouette_iou(a, b)
+    assert torch.equal(a, before)
+    with pytest.raises(ValueError, match="one shape"):
+        silhouette_iou(a, b[:2])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        brightness(a * 3)

@@ -38,3 +38,15 @@ def test_labels_that_do_not_fit_the_grid_are_refused():
         show_images(torch.rand(6, 1, 8, 8), nrow=3, column_labels=["a", "b"])
     with pytest.raises(ValueError, match="1 row labels for 2 rows"):
         show_images(torch.rand(6, 1, 8, 8), nrow=3, row_labels=["a"])
+
+
+def test_point_panels_fill_rows_of_the_given_columns():
+    from gancourse.plots import plot_points_2d
+    panels = [(f"seed {k}", torch.randn(50, 2)) for k in range(7)]
+    figure = plot_points_2d(panels, centers=torch.zeros(1, 2), columns=5, size=2.0)
+    visible = [axis for axis in figure.axes if axis.get_visible()]
+    assert len(figure.axes) == 10 and [axis.get_title() for axis in visible] == [title for title, _ in panels]
+    assert tuple(figure.get_size_inches()) == pytest.approx((10.0, 4.2))
+    matplotlib.pyplot.close(figure)
+    with pytest.raises(ValueError, match="at least one panel"):
+        plot_points_2d([])

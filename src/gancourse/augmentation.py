@@ -10,7 +10,6 @@ interval, since the seeds, not the test images, are the repeated experiment.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
 
-from gancourse.evaluate import accuracy, wilson_interval
+from gancourse.evaluate import mean_interval, predict, wilson_interval
 from gancourse.train.classifier import train_classifier
 from gancourse.validation import check_count, check_images, check_labels, check_seed
 
@@ -124,46 +123,8 @@ def run_trial(arm: str, build: Callable[[], nn.Module], pools: Sequence[Pool], t
     torch.manual_seed(seed)
     model = build()
     train_classifier(model, balanced_loader(pools, steps, batch_size, seed), 1, lr=lr, device=device)
-    correct = round(accuracy(model, test_images.to(device), test_labels.to(device)) * len(test_labels))
+    correct = int((predict(model, test_images.to(device)) == test_labels.to(device)).sum())
     return Trial(arm, seed, correct, len(test_labels))
-
-
-def t_quantile(probability: float, degrees_of_freedom: int) -> float:
-    """The Student-t quantile t_{p, ν}: the t with P(T ≤ t) = p, by bisection on the CDF
-
-        P(T ≤ t) = ½ + ∫₀ᵗ Γ((ν+1)/2) / (√(νπ) Γ(ν/2)) · (1 + u²/ν)^(−(ν+1)/2) du   (Simpson's rule, t ≥ 0)."""
-    if not 0.5 <= probability < 1:
-        raise ValueError(f"probability must be in [0.5, 1), got {probability}")
-    check_count("degrees_of_freedom", degrees_of_freedom)
-    nu = degrees_of_freedom
-    log_scale = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
-
-    def cdf(t: float, intervals: int = 2000) -> float:
-        h = t / intervals
-        density = [math.exp(log_scale - (nu + 1) / 2 * math.log1p((k * h) ** 2 / nu)) for k in range(intervals + 1)]
-        return 0.5 + h / 3 * (density[0] + density[-1] + 4 * sum(density[1:-1:2]) + 2 * sum(density[2:-1:2]))
-
-    low, high = 0.0, 1.0
-    while cdf(high) < probability:
-        low, high = high, 2 * high
-    for _ in range(60):
-        middle = (low + high) / 2
-        low, high = (middle, high) if cdf(middle) < probability else (low, middle)
-    return (low + high) / 2
-
-
-def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high): the mean of ``values`` (one per seed) and its Student-t interval
-    x̄ ± t_{(1+c)/2, n−1} · s / √n; needs at least two values."""
-    if len(values) < 2:
-        raise ValueError(f"an interval over seeds needs at least two values, got {len(values)}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    n = len(values)
-    mean = sum(values) / n
-    spread = math.sqrt(sum((value - mean) ** 2 for value in values) / (n - 1))
-    half = t_quantile((1 + confidence) / 2, n - 1) * spread / math.sqrt(n)
-    return mean, mean - half, mean + half
 
 
 def compare_arms(trials: Sequence[Trial], arm: str, baseline: str) -> tuple[float, float, float]:

@@ -124,3 +124,46 @@ def plot_architectures(panels: Sequence[tuple[str, Sequence[Box], str | None]], 
         draw_boxes(boxes, axis, title, label, rows)
     figure.tight_layout()
     return figure
+
+
+def plot_two_cycles(G: nn.Module, F: nn.Module, a: torch.Tensor, b: torch.Tensor,
+                    names: tuple[str, str] = ("A", "B")) -> plt.Figure:
+    """CycleGAN's two cycles drawn with the networks' own outputs on one image of each domain:
+
+        a → G(a) → F(G(a)) ≈ a   (D_B judges G(a); the cycle loss is ‖F(G(a)) − a‖₁)
+        b → F(b) → G(F(b)) ≈ b   (D_A judges F(b); the cycle loss is ‖G(F(b)) − b‖₁)
+
+    ``names`` are the two domains' names (A, B); ``a`` and ``b`` are single images (C×H×W in [0, 1]); the networks run in eval mode without gradients and
+    are left in the mode they were in."""
+    if a.dim() != 3 or b.dim() != 3:
+        raise ValueError(f"a and b must be single images C×H×W, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    modes = G.training, F.training
+    G.eval(), F.eval()
+    try:
+        with torch.no_grad():
+            g_a = G(a.unsqueeze(0))
+            f_b = F(b.unsqueeze(0))
+            rows = [(a, g_a[0], F(g_a)[0], "a", "G", "F", "B", names), (b, f_b[0], G(f_b)[0], "b", "F", "G", "A",
+                                                                         names[::-1])]
+    finally:
+        G.train(modes[0]), F.train(modes[1])
+    figure, axes = plt.subplots(2, 3, figsize=(7.2, 5.2))
+    for row, (start, there, back, x, first, second, judged_in, (source, target)) in enumerate(rows):
+        titles = (f"{x}: a real {source}", f"{first}({x}): should look like {target}", f"{second}({first}({x})): back to {source}")
+        for column, (image, title) in enumerate(zip((start, there, back), titles, strict=True)):
+            axis = axes[row, column]
+            axis.imshow(image.detach().cpu().permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
+            axis.set_title(title, fontsize=8)
+            axis.set_xticks([]), axis.set_yticks([])
+        for column, label in ((0, first), (1, second)):
+            axes[row, column].annotate("", xy=(1.32, 0.5), xytext=(1.02, 0.5), xycoords="axes fraction",
+                                       arrowprops={"arrowstyle": "->", "lw": 1.5})
+            axes[row, column].text(1.17, 0.58, label, transform=axes[row, column].transAxes, ha="center",
+                                   fontsize=10, fontweight="bold")
+        axes[row, 1].text(0.5, -0.12, f"D_{judged_in}: a real {target} or a fake?", transform=axes[row, 1].transAxes,
+                          ha="center", fontsize=8, color="tab:red")
+        loss = (back - start).abs().mean().item()
+        axes[row, 2].text(0.5, -0.12, f"cycle loss ‖{second}({first}({x})) − {x}‖₁ = {loss:.3f}",
+                          transform=axes[row, 2].transAxes, ha="center", fontsize=8, color="tab:blue")
+    figure.tight_layout(h_pad=2.5)
+    return figure

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -110,6 +110,62 @@ def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tup
     low = 0.0 if successes == 0 else max(0.0, centre - half)     # exactly 0 and 1 at the ends, not rounding noise
     high = 1.0 if successes == n else min(1.0, centre + half)
     return low, high
+
+
+def t_quantile(probability: float, degrees_of_freedom: int) -> float:
+    """The Student-t quantile t_{p, ν}: the t with P(T ≤ t) = p, by bisection on the CDF
+
+        P(T ≤ t) = ½ + ∫₀ᵗ Γ((ν+1)/2) / (√(νπ) Γ(ν/2)) · (1 + u²/ν)^(−(ν+1)/2) du   (Simpson's rule, t ≥ 0)."""
+    if not 0.5 <= probability < 1:
+        raise ValueError(f"probability must be in [0.5, 1), got {probability}")
+    check_count("degrees_of_freedom", degrees_of_freedom)
+    nu = degrees_of_freedom
+    log_scale = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
+
+    def cdf(t: float, intervals: int = 2000) -> float:
+        h = t / intervals
+        density = [math.exp(log_scale - (nu + 1) / 2 * math.log1p((k * h) ** 2 / nu)) for k in range(intervals + 1)]
+        return 0.5 + h / 3 * (density[0] + density[-1] + 4 * sum(density[1:-1:2]) + 2 * sum(density[2:-1:2]))
+
+    low, high = 0.0, 1.0
+    while cdf(high) < probability:
+        low, high = high, 2 * high
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if cdf(middle) < probability else (low, middle)
+    return (low + high) / 2
+
+
+def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): the mean of ``values`` (one per seed) and its Student-t interval
+    x̄ ± t_{(1+c)/2, n−1} · s / √n; needs at least two values."""
+    if len(values) < 2:
+        raise ValueError(f"an interval over seeds needs at least two values, got {len(values)}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    n = len(values)
+    mean = sum(values) / n
+    spread = math.sqrt(sum((value - mean) ** 2 for value in values) / (n - 1))
+    half = t_quantile((1 + confidence) / 2, n - 1) * spread / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def silhouette_iou(a: torch.Tensor, b: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:
+    """Per image pair, the intersection over union of the two silhouettes (pixels brighter than ``threshold``):
+    IoU = |S_a ∩ S_b| / |S_a ∪ S_b|, 1 for identical shapes, 0 for disjoint ones (and 1 when both are empty)."""
+    check_images(a, "a")
+    check_images(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must be pairs of images of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    mask_a, mask_b = (a > threshold).flatten(1), (b > threshold).flatten(1)
+    union = (mask_a | mask_b).sum(1)
+    return torch.where(union > 0, (mask_a & mask_b).sum(1) / union.clamp_min(1), torch.ones_like(union, dtype=a.dtype))
+
+
+def brightness(images: torch.Tensor) -> torch.Tensor:
+    """Each image's mean pixel value (images in [0, 1], N×C×H×W)."""
+    check_images(images)
+    return images.flatten(1).mean(1)
 
 
 def wasserstein_1d(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gancourse.evaluate import wilson_interval
+from gancourse.results import record
 
 EXPECTATIONS = ("higher", "lower", "similar")
 
@@ -50,9 +51,20 @@ class Rate:
     def interval(self) -> tuple[float, float]:
         return wilson_interval(self.successes, self.n)
 
-    def __str__(self) -> str:
+    def text(self, digits: int = 0) -> str:
+        """The rate, its interval and n as prose quotes them: ``"84% [82%, 85%], n = 2,000"``."""
         low, high = self.interval
-        return f"{self.value:.0%} [{low:.0%}, {high:.0%}], n = {self.n}"
+        return f"{self.value:.{digits}%} [{low:.{digits}%}, {high:.{digits}%}], n = {self.n:,}"
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def record(self, name: str) -> None:
+        """Record the rate under ``name``, its 95% interval under ``name_low`` and ``name_high`` and its n under
+        ``name_n`` (:func:`gancourse.results.record`): the prose quotes them, the claim tests check them."""
+        low, high = self.interval
+        for suffix, value in (("", self.value), ("_low", low), ("_high", high), ("_n", self.n)):
+            record(name + suffix, value)
 
 
 def separation(a: Rate, b: Rate) -> str:

@@ -136,10 +136,17 @@ def plot_1d_gan(panels: Sequence[dict], real_density: Callable[[torch.Tensor], t
 
 
 def plot_points_2d(panels: Sequence[tuple[str, torch.Tensor]], centers: torch.Tensor | None = None,
-                   limit: float = 3.0) -> Figure:
-    """Scatter plots of 2-D samples, one panel per (title, samples), with the true modes as crosses."""
-    figure, axes = plt.subplots(1, len(panels), figsize=(2.8 * len(panels), 2.9), squeeze=False)
-    for axis, (title, points) in zip(axes[0], panels, strict=True):
+                   limit: float = 3.0, columns: int | None = None, size: float = 2.8) -> Figure:
+    """Scatter plots of 2-D samples, one panel per (title, samples), with the true modes as crosses; panels
+    fill rows of ``columns`` (default: one row), each ``size`` inches wide."""
+    columns = columns or len(panels)
+    if columns < 1 or not panels:
+        raise ValueError(f"need at least one panel and one column, got {len(panels)} panels, columns={columns}")
+    rows = -(-len(panels) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(size * columns, (size + 0.1) * rows), squeeze=False)
+    for axis in axes.flat[len(panels):]:
+        axis.set_visible(False)
+    for axis, (title, points) in zip(axes.flat, panels, strict=False):
         points = points.detach().cpu()
         axis.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, color="tab:orange")
         if centers is not None:

@@ -4,14 +4,15 @@ with the mode-coverage metric of Metz et al. (2017, "Unrolled GANs"), and the ri
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from gancourse.models.toy import MLPDiscriminator, MLPGenerator
+from gancourse.models.toy import MLPDiscriminator, MLPGenerator, SeedStack
 from gancourse.train.gan import GANSetup, train_gan, wgan_critic_schedule
+from gancourse.validation import check_positive
 
 
 @dataclass(frozen=True)
@@ -64,25 +65,28 @@ def normal_pdf(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
 RING_GAN_KINDS = ("GAN", "WGAN", "WGAN-GP")
 
 
-def ring_gan_setup(kind: str, generator: nn.Module, critic: nn.Module) -> GANSetup:
+def ring_gan_setup(kind: str, generator: nn.Module, critic: nn.Module, learning_rate: float | None = None) -> GANSetup:
     """Each paper's optimiser and loss for the ring experiments of chapters 01 and 02.
 
     GAN: non-saturating loss, Adam(1e-4, β = (0.5, 0.999)). WGAN: weight clipping at 0.01, RMSprop(5e-5),
     5 critic steps (100 for the first 25 generator steps and every 500th). WGAN-GP: Adam(1e-4, β = (0.5, 0.9)),
     5 critic steps, penalty weight λ = 0.1 (on 2-D toys a strong penalty can trap the critic; see chapter 02).
+    ``learning_rate`` replaces the paper's learning rate for both networks (an experiment's one change).
     """
+    if learning_rate is not None:
+        check_positive("learning_rate", learning_rate)
     if kind == "GAN":
         def adam(m: nn.Module) -> torch.optim.Optimizer:
-            return torch.optim.Adam(m.parameters(), 1e-4, betas=(0.5, 0.999))
+            return torch.optim.Adam(m.parameters(), learning_rate or 1e-4, betas=(0.5, 0.999))
         return GANSetup(generator, critic, adam(generator), adam(critic), loss="non-saturating")
     if kind == "WGAN":
         def rmsprop(m: nn.Module) -> torch.optim.Optimizer:
-            return torch.optim.RMSprop(m.parameters(), lr=5e-5)
+            return torch.optim.RMSprop(m.parameters(), lr=learning_rate or 5e-5)
         return GANSetup(generator, critic, rmsprop(generator), rmsprop(critic), loss="wasserstein",
                         d_steps=wgan_critic_schedule, weight_clip=0.01)
     if kind == "WGAN-GP":
         def adam_gp(m: nn.Module) -> torch.optim.Optimizer:
-            return torch.optim.Adam(m.parameters(), 1e-4, betas=(0.5, 0.9))
+            return torch.optim.Adam(m.parameters(), learning_rate or 1e-4, betas=(0.5, 0.9))
         return GANSetup(generator, critic, adam_gp(generator), adam_gp(critic), loss="wasserstein",
                         d_steps=5, gradient_penalty_weight=0.1)
     raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(RING_GAN_KINDS)}")
@@ -98,28 +102,60 @@ class RingRun:
     samples: dict[int, torch.Tensor]
 
 
-def train_ring_gan(ring: GaussianRing, kind: str, seed: int, steps: int, every: int,
-                   sample_steps: tuple[int, ...] = (), batch_size: int = 256) -> RingRun:
-    """Train an MLP GAN (3 hidden layers of 128 units in G and D) of ``kind`` on ``ring`` for ``steps``
-    generator steps, measuring :meth:`GaussianRing.coverage` on 2,000 samples every ``every`` steps."""
+RING_PROBE_SAMPLES = 2_000
+"""Samples drawn from each ring generator whenever it is measured."""
+
+
+def train_ring_gans(ring: GaussianRing, kind: str, seeds: Sequence[int], steps: int, every: int,
+                    sample_steps: tuple[int, ...] = (), batch_size: int = 256, learning_rate: float | None = None,
+                    discriminator_hidden: int = 128) -> list[RingRun]:
+    """Train one MLP GAN (3 hidden layers of 128 units in G, of ``discriminator_hidden`` in D) of ``kind`` per
+    seed on ``ring`` for ``steps`` generator steps with the paper's optimiser (``learning_rate`` replacing its
+    rate: :func:`ring_gan_setup`), measuring :meth:`GaussianRing.coverage` on 2,000 samples every ``every`` steps.
+
+    Seed s's networks start as ``torch.manual_seed(s)`` builds them alone; the seeds then train together as
+    one :class:`~gancourse.models.toy.SeedStack` (each its own batch of ``batch_size`` and its own exact
+    gradients and optimiser steps), sharing one random stream for data and latents, seeded by the first seed:
+    the same seeds in the same order give the same runs. Measuring draws from its own stream, so how often
+    one measures does not change the training.
+    """
     if every < 1:
         raise ValueError(f"every must be at least 1, got {every}")
-    torch.manual_seed(seed)
-    generator, critic = MLPGenerator(2, 2, hidden=128, layers=3), MLPDiscriminator(2, hidden=128, layers=3)
-    run = RingRun(generator, [], {})
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
+    pairs = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        pairs.append((MLPGenerator(2, 2, hidden=128, layers=3),
+                      MLPDiscriminator(2, hidden=discriminator_hidden, layers=3)))
+    generator, critic = SeedStack([g for g, _ in pairs]), SeedStack([d for _, d in pairs])
+    curves: list[list[tuple[int, int, float]]] = [[] for _ in seeds]
+    samples: list[dict[int, torch.Tensor]] = [{} for _ in seeds]
+    probe = torch.Generator().manual_seed(seeds[0])
 
     def watch(step: int, stats: dict[str, float]) -> None:
         if step % every == 0 or step in sample_steps:
             with torch.no_grad():
-                samples = generator(torch.randn(2000, 2))
-            if step % every == 0:
-                run.curve.append((step, *ring.coverage(samples)))
-            if step in sample_steps:
-                run.samples[step] = samples
+                drawn = generator(torch.randn(len(seeds) * RING_PROBE_SAMPLES, 2, generator=probe))
+            for index, points in enumerate(drawn.split(RING_PROBE_SAMPLES)):
+                if step % every == 0:
+                    curves[index].append((step, *ring.coverage(points)))
+                if step in sample_steps:
+                    samples[index][step] = points
 
     def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         while True:
-            yield ring.sample(batch_size)
+            yield ring.sample(len(seeds) * batch_size)
 
-    train_gan(ring_gan_setup(kind, generator, critic), batches(), steps, on_step=watch)
-    return run
+    torch.manual_seed(seeds[0])
+    train_gan(ring_gan_setup(kind, generator, critic, learning_rate), batches(), steps, on_step=watch)
+    return [RingRun(model, curve, drawn)
+            for model, curve, drawn in zip(generator.unstack(), curves, samples, strict=True)]
+
+
+def train_ring_gan(ring: GaussianRing, kind: str, seed: int, steps: int, every: int,
+                   sample_steps: tuple[int, ...] = (), batch_size: int = 256, learning_rate: float | None = None,
+                   discriminator_hidden: int = 128) -> RingRun:
+    """:func:`train_ring_gans` for one seed."""
+    return train_ring_gans(ring, kind, (seed,), steps, every, sample_steps, batch_size, learning_rate,
+                           discriminator_hidden)[0]
