@@ -116,7 +116,9 @@ def _variant(critic, real, fake, weight=10.0, *, mix="right", wrt="mixed", reduc
     ``reduce``)."""
     n = real.shape[0]
     epsilon = torch.rand(n).view(n, 1, 1, 1) if form == "view" else torch.rand(n, 1, 1, 1)
-    a, b = {"right": (real, fake), "real-real": (real, real), "fake-fake": (fake, fake)}[mix]
+    a, b = {"right": (real, fake), "real-real": (real, real), "fake-fake": (fake, fake),
+            "shuffled-fake": (real, fake[torch.randperm(n)]), "real-shuffled": (real, real.flip(0)),
+            "fake-shuffled": (fake.roll(1, 0), fake)}[mix]
     if wrt == "real":
         a = a.clone().requires_grad_(True)
     if wrt == "fake":
@@ -133,7 +135,8 @@ def _variant(critic, real, fake, weight=10.0, *, mix="right", wrt="mixed", reduc
     return weight * ((gradient.reshape(n, -1).norm(2, dim=1) - 1) ** 2).mean()
 
 
-@pytest.mark.parametrize("variant", [{"form": "view"}, {"form": "offset"}, {"reduce": "grad_outputs"}])
+@pytest.mark.parametrize("variant", [{"form": "view"}, {"form": "offset"}, {"reduce": "grad_outputs"},
+                                     {"mix": "shuffled-fake"}])
 def test_check_gradient_penalty_passes_correct_solutions_written_differently(variant):
     result = check_gradient_penalty(lambda c, r, f, weight=10.0: _variant(c, r, f, weight, **variant))
     assert result.passed, str(result)
@@ -142,6 +145,8 @@ def test_check_gradient_penalty_passes_correct_solutions_written_differently(var
 @pytest.mark.parametrize(("mistake", "words"), [
     ({"mix": "real-real"}, ("real examples themselves",)),
     ({"mix": "fake-fake"}, ("fake examples themselves",)),
+    ({"mix": "real-shuffled"}, ("pairs of real examples",)),
+    ({"mix": "fake-shuffled"}, ("pairs of fake examples",)),
     ({"wrt": "real"}, ("respect to the real examples",)),
     ({"wrt": "fake"}, ("respect to the fake examples",)),
     ({"reduce": "mean"}, ("mean of the critic's scores",)),

@@ -4,6 +4,7 @@ publishes; weights="train" never looks. The reference budget here is tiny (mnist
 
 import dataclasses
 import json
+import time
 
 import pytest
 import torch
@@ -78,6 +79,19 @@ def test_weights_train_trains_with_the_chapters_profile(tmp_path):
     assert record.source == "trained" and record.config["train_size"] == 48 and "published" not in record.metadata
 
 
+def test_a_comparison_at_the_profiles_budget_trains_beside_the_published_model(tmp_path, monkeypatch):
+    published_reference(tmp_path)
+    announced = []
+    monkeypatch.setattr("gancourse.zoo.recipe.record", lambda name, value: announced.append(name))
+    zoo = dataclasses.replace(chapter_zoo(tmp_path), announce=True)
+    _, published = zoo.classifier("A")
+    alike = zoo.trained_at_profile()
+    _, trained = alike.classifier("A")
+    assert published.source == "published" and trained.source == "trained" and trained.config["train_size"] == 48
+    assert zoo.weights == "published" and alike.weights == "train"              # the chapter's zoo unchanged
+    assert len(announced) == 2 and alike.models_given is zoo.models_given       # both in the page's header
+
+
 def test_without_published_weights_the_chapter_trains_with_its_profile(tmp_path):
     _, record = chapter_zoo(tmp_path).classifier("A")  # tmp_path/weights does not exist; the download fails
     assert record.source == "trained" and record.config["train_size"] == 48
@@ -117,6 +131,27 @@ def test_train_reference_resumes_adds_up_wall_time_and_publishes_with_provenance
     assert 0 <= entry.provenance.quality["test_accuracy"] <= 1
     assert publish_trained(store, again, tmp_path / "weights") is not None  # replaces the same file's entry
     assert list(read_manifest(tmp_path / "weights")) == [done.record.path.name]
+
+
+def test_an_interrupted_sitting_counts_towards_the_wall_time(tmp_path):
+    store = CheckpointStore(tmp_path / "reference-store")
+    calls = []
+
+    def interrupted_once(zoo):
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(0.3)
+            raise KeyboardInterrupt("a sitting stopped before the model finished")
+        return zoo.classifier("A")
+
+    row = tiny_row(recipe=interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        train_reference([row], store, reference=TINY_REFERENCE, published=isolated(tmp_path, "none"))
+    assert json.loads((store.root / LEDGER_NAME).read_text())[f"unfinished: {row.key}"] >= 0.3
+    (done,) = train_reference([row], store, reference=TINY_REFERENCE, published=isolated(tmp_path, "none"))
+    ledger = json.loads((store.root / LEDGER_NAME).read_text())
+    assert done.provenance.wall_seconds >= 0.3 and f"unfinished: {row.key}" not in ledger
+    assert abs(ledger[done.record.path.name] - done.provenance.wall_seconds) < 0.1
 
 
 def test_publishing_needs_the_finished_model(tmp_path):

@@ -84,6 +84,16 @@ def _adaptive_attacker_steps(p: Profile) -> int:
     return max(2, p.attack_steps // 2)
 
 
+RING_SEEDS = 5
+"""Seeds of chapter 02's ring comparison, trained side by side (:class:`gancourse.models.toy.SeedStack`)."""
+
+
+def _ring_comparison_steps(p: Profile) -> float:
+    """Chapter 02's three ring GANs' sequential steps: GAN 2 per generator step, WGAN 6 and WGAN-GP 5 (critic
+    steps included), and WGAN's 100 critic steps for its first 25 generator steps and every 500th."""
+    return p.loss_comparison_iterations * 13 + 95 * (25 + p.loss_comparison_iterations // 500)
+
+
 SUBSTITUTE_STEPS_PER_EPOCH_SUM = sum(math.ceil(150 * 2 ** r / 32) for r in range(6))
 """Steps of one epoch in each of the substitute's 6 rounds, summed (its set doubles from 150 images, batch 32)."""
 
@@ -94,22 +104,24 @@ CHAPTER_LOOPS: dict[str, tuple[Loop, ...]] = {
                   + steps_per_epoch(p) * 1.5 + (max(3, p.classifier_epochs) - 1) * steps_per_epoch(p)),
     ),
     "01_gan_basics": (
-        _training("toy GANs: D* demo, 1-D GAN, early stopping, ring GAN × 5 seeds, long 1-D run", "toy GAN step",
-                  lambda p: p.toy_iterations // 2 + 2 * max(20, p.toy_iterations // 5) + 7 * p.toy_iterations),
-        _training("DCGAN", "DCGAN step", lambda p: p.gan_iterations),
+        _training("toy GANs: D* demo, 1-D GAN, early stopping, long 1-D run", "toy GAN step",
+                  lambda p: p.toy_iterations // 2 + 2 * max(20, p.toy_iterations // 5) + 2 * p.toy_iterations),
+        Loop("ring GANs: 5 seeds stacked, then exercise ex01-collapse's 3 changes × 3 seeds (batch 1,024: 4 units)",
+             "toy GAN step", lambda p: (5 + 3 + 3 * 4 + 3) * p.toy_iterations, lambda p: 4 * p.toy_iterations),
+        _training("DCGAN", "DCGAN step", lambda p: p.gan_iterations, "dcgan"),
     ),
     "02_wgan_and_wgan_gp": (
-        _training("three ring GANs (critic steps included)", "toy GAN step",
-                  lambda p: p.loss_comparison_iterations * 13 + 95 * (25 + p.loss_comparison_iterations // 500)),
+        Loop("three ring GANs × 5 seeds stacked (critic steps included)", "toy GAN step",
+             lambda p: RING_SEEDS * _ring_comparison_steps(p), _ring_comparison_steps),
         *_classifiers("A"),
-        _training("DCGAN", "DCGAN step", lambda p: p.gan_iterations),
+        _training("DCGAN", "DCGAN step", lambda p: p.gan_iterations, "dcgan"),
         _training("WGAN-GP", "WGAN-GP step", lambda p: p.critic_gan_iterations, "wgan-gp"),
         _training("fresh discriminator and critic against a fixed generator", "DCGAN step",
-                  lambda p: 2 * max(4, min(1000, p.toy_iterations // 5))),
+                  lambda p: max(4, min(5000, p.toy_iterations)) + max(4, min(1000, p.toy_iterations // 5))),
     ),
     "03_conditional_gans": (
-        _training("conditional GAN", "cGAN step", lambda p: p.gan_iterations),
-        _training("DCGAN", "DCGAN step", lambda p: p.gan_iterations),
+        _training("conditional GAN", "cGAN step", lambda p: p.gan_iterations, "cgan"),
+        _training("DCGAN", "DCGAN step", lambda p: p.gan_iterations, "dcgan"),
         *_classifiers("A"),
         _training("conditional GAN on 50 labelled images per class", "cGAN step", lambda p: p.gan_iterations),
         _training(f"augmentation trials: {len(AUGMENTATION_ARMS)} arms × {TRIAL_SEEDS} seeds of model "
@@ -122,7 +134,7 @@ CHAPTER_LOOPS: dict[str, tuple[Loop, ...]] = {
     ),
     "05_stylegan": (
         _training("StyleGAN", "StyleGAN step", lambda p: p.stylegan_iterations, "stylegan"),
-        _training("DCGAN", "DCGAN step", lambda p: p.gan_iterations),
+        _training("DCGAN", "DCGAN step", lambda p: p.gan_iterations, "dcgan"),
         *_classifiers("A"),
     ),
     "06_adversarial_examples": (

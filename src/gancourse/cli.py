@@ -20,6 +20,7 @@ full traceback instead.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Any
 
@@ -175,6 +176,8 @@ def _train_reference(args: argparse.Namespace) -> int:
         if entry is not None:
             print(f"published {entry.file} ({entry.size / 1e6:.2f} MB, {entry.dtype}); commit weights/ now", flush=True)
 
+    # `kill` (SIGTERM) ends a sitting like Ctrl-C does, so its time is added to the ledger on the way out
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     train_reference(rows, store, args.device or best_device(), on_done=published if args.publish else None)
     return 0
 

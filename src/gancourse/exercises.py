@@ -238,17 +238,31 @@ def _interpolation_weights(real: torch.Tensor, fake: torch.Tensor, mixed: torch.
     return ((mixed - fake).flatten(1) * direction).sum(1) / direction.pow(2).sum(1)
 
 
+def _on_segments(points: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> tuple[bool, torch.Tensor]:
+    """Whether every point lies on the line through some start s_j and some end e_k (any pairing, j may differ from
+    the point's own index), and for each point the weight t of its best fit p = t·s_j + (1 − t)·e_k."""
+    p, a, b = points.flatten(1).double(), starts.flatten(1).double(), ends.flatten(1).double()
+    direction = a[:, None, :] - b[None, :, :]                                   # j × k × d
+    length = direction.pow(2).sum(-1).clamp_min(1e-12)
+    offset = p[:, None, None, :] - b[None, None, :, :]                          # i × 1 × k × d
+    t = (offset * direction[None]).sum(-1) / length[None]                        # i × j × k
+    residual = (offset - t[..., None] * direction[None]).abs().amax(-1)          # i × j × k
+    best = residual.flatten(1).argmin(1)
+    return bool((residual.flatten(1).min(1).values < 1e-4).all()), t.flatten(1).gather(1, best[:, None])[:, 0]
+
+
 def _diagnose_interpolates(real: torch.Tensor, fake: torch.Tensor, mixed: torch.Tensor) -> None:
     for name, batch, other in (("real", real, "fake"), ("fake", fake, "real")):
         if torch.allclose(mixed, batch, atol=1e-6):
             raise _Failure(f"the critic saw the {name} examples themselves: x̂ must mix each real example with a "
                            f"fake one, x̂ = ε·x + (1 − ε)·x̃; mixing {name} with {name} gives the {name} batch back "
                            f"(is one of your two batches the {other} one?)")
-    direction = (real - fake).flatten(1)
-    offset = (mixed - fake).flatten(1)
-    epsilons = _interpolation_weights(real, fake, mixed)
-    residual = (offset - epsilons[:, None] * direction).abs().max()
-    if residual > 1e-4:
+    between, epsilons = _on_segments(mixed, real, fake)       # a shuffled pairing of real and fake is a fair sample
+    if not between:
+        for name, batch in (("real", real), ("fake", fake)):
+            if _on_segments(mixed, batch, batch)[0]:
+                raise _Failure(f"the critic saw points between pairs of {name} examples (a shuffled copy of the "
+                               f"{name} batch?): x̂ must mix a real example with a fake one, x̂ = ε·x + (1 − ε)·x̃")
         raise _Failure("the critic was not evaluated on points of the segments between each real and fake "
                        "example: x̂ = ε·x + (1 − ε)·x̃ with one ε per example (shape N×1×1×1), "
                        "not one per pixel")

@@ -165,6 +165,12 @@ class RecipeContext:
                                                                    weights="lookup", shared={})
         return self.shared["reference_context"]
 
+    def trained_at_profile(self) -> RecipeContext:
+        """This context with ``weights="train"``: a model the store lacks is trained with the chapter's profile even
+        where published weights exist. For comparing two models trained alike (chapter 03 sets its conditional GAN
+        beside a DCGAN of the same budget); the page's header still lists every model given."""
+        return dataclasses.replace(self, weights="train")
+
     def data_config(self) -> dict[str, Any]:
         """The part of every config that names the data and the seed."""
         return {"dataset": self.bundle.info.name, "train_size": len(self.bundle.train_images), "seed": self.seed}

@@ -238,6 +238,21 @@ def _add_to_ledger(store: CheckpointStore, file: str, seconds: float) -> float:
     return ledger[file]
 
 
+def _unfinished(row: ReferenceModel) -> str:
+    """The ledger's entry for the sittings of ``row`` that were interrupted before it finished."""
+    return f"unfinished: {row.key}"
+
+
+def _take_from_ledger(store: CheckpointStore, entry: str) -> float:
+    """Remove ``entry`` from the ledger and return its seconds (0 if absent)."""
+    ledger = _ledger(store)
+    seconds = ledger.pop(entry, 0.0)
+    if seconds:
+        with atomic_write(store.root / LEDGER_NAME, "w") as handle:
+            json.dump(ledger, handle, indent=1, sort_keys=True)
+    return seconds
+
+
 def package_commit() -> str:
     """The checkout's git commit (``"unknown"`` outside a git checkout), with ``+changes`` when it has
     uncommitted changes to the package."""
@@ -279,8 +294,15 @@ def train_reference(rows: Iterable[ReferenceModel], store: CheckpointStore, devi
         zoo = zoos[row.dataset]
         print(f"{row.key}: {row.budget}", flush=True)
         started = time.perf_counter()
-        model, record = row.recipe(zoo)
+        try:
+            model, record = row.recipe(zoo)
+        except BaseException:           # an interrupted sitting (Ctrl-C, SIGTERM): its time still counts
+            if train:
+                _add_to_ledger(store, _unfinished(row), time.perf_counter() - started)
+            raise
         seconds = time.perf_counter() - started if record.source == "trained" else 0.0
+        if record.source == "trained":
+            seconds += _take_from_ledger(store, _unfinished(row))
         if record.source == "loaded" and record.path.name not in _ledger(store):
             seconds = float(record.metadata.get("train_seconds", 0.0))  # trained outside train-reference
         wall = _add_to_ledger(store, record.path.name, seconds) + continued_seconds(record)
