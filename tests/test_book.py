@@ -83,7 +83,9 @@ def test_executed_copies_are_up_to_date_and_say_how_they_ran(layout):
 @pytest.mark.book
 def test_chapter_00_records_its_key_results(layout):
     recorded = read_recorded(layout.executed_copy(layout.find_chapter("00")))
-    assert 0.5 < recorded["ch00_test_accuracy"] <= 1.0
+    assert 0.5 < recorded["ch00_test_accuracy_low"] <= recorded["ch00_test_accuracy"] <= recorded["ch00_test_accuracy_high"]
+    assert recorded["ch00_test_accuracy_n"] >= 1000                                        # n stated in the prose
+    assert recorded["ch00_retrained_vs_first"] in ("overlap", "higher", "lower")
     assert recorded["ch00_load_seconds"] < recorded["ch00_train_seconds"]
     assert "fashion-mnist" in recorded["ch00_datasets_available"]
 
@@ -95,20 +97,23 @@ def recorded_results(layout, chapter):
 @pytest.mark.book
 def test_chapter_02_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "02")
-    assert r["ch02_ring_wgan_gp_modes"] == 8                                                  # every mode
-    assert r["ch02_ring_gan_modes"] < 8 and r["ch02_ring_wgan_modes"] < r["ch02_ring_gan_modes"]  # the order
-    assert r["ch02_ring_wgan_gp_quality"] > r["ch02_ring_gan_quality"] > r["ch02_ring_wgan_quality"]
-    assert r["ch02_ring_wgan_quality"] < 0.1                                                  # "only" … loosely
-    assert r["ch02_fd_wgan"] < 0.75 * r["ch02_fd_dcgan"] and r["ch02_wgan_steps"] > r["ch02_dcgan_steps"]  # "clearly lower"
-    assert r["ch02_fd_wgan"] - 13 > 3 * r["ch02_fd_floor"]                                     # not at the floor
-    assert abs(r["ch02_fd_wgan_matched"] - r["ch02_fd_dcgan"]) < 15                          # "cannot be told apart"
-    assert abs(r["ch02_wgan_matched_step"] - r["ch02_dcgan_steps"]) <= 0.2 * r["ch02_dcgan_steps"]
-    assert r["ch02_wgan_seconds"] > 5 * r["ch02_dcgan_seconds"]                              # "per second … far ahead"
+    for kind in ("wgan", "wgan_gp"):                                  # verdicts follow the paired t-intervals
+        for measure in ("modes", "quality"):
+            low, high = r[f"ch02_ring_{kind}_vs_gan_{measure}_low"], r[f"ch02_ring_{kind}_vs_gan_{measure}_high"]
+            assert low <= r[f"ch02_ring_{kind}_vs_gan_{measure}"] <= high
+            assert r[f"ch02_ring_{kind}_vs_gan_{measure}_verdict"] == (
+                "more" if low > 0 else "fewer" if high < 0 else "not shown either way")
+    assert r["ch02_fd_dcgan"] < r["ch02_fd_wgan"]                               # "the plain DCGAN reaches a lower distance"
+    assert r["ch02_fd_wgan"] > 3 * r["ch02_fd_floor"]                                       # not at the floor
+    assert r["ch02_wgan_seconds"] > 2 * r["ch02_dcgan_seconds"]                              # "per second … far ahead"
     assert r["ch02_estimate_final"] < r["ch02_estimate_peak"]                                 # climbs, then falls
     assert r["ch02_corr_after_peak"] > r["ch02_corr_all"]                                     # dragged down by warm-up
-    assert r["ch02_sat_d_final"] < 0.05 and r["ch02_sat_minimax_drop"] > 3                    # D confident, gradient shrinks
+    assert r["ch02_sat_d_final"] < 1e-3 and r["ch02_sat_minimax_drop"] > 100    # near-optimal D, "orders of magnitude"
     assert r["ch02_sat_ns_final"] > 10 * r["ch02_sat_minimax_final"]                          # non-saturating keeps growing
-    assert r["ch02_sat_critic_kept"] > 0.8                                                    # "no decline"
+    assert r["ch02_sat_critic_kept"] > 0.5                                                    # the critic "keeps" it
+    assert r["ch02_ring_wgan_gp_modes_min"] == 8                                  # "all eight modes for every seed"
+    assert r["ch02_ring_wgan_gp_vs_gan_modes_verdict"] == "more"
+    assert r["ch02_ring_wgan_vs_gan_modes_verdict"] == "not shown either way"     # clipping: "cannot tell"
 
 
 @pytest.mark.book
@@ -181,10 +186,10 @@ def test_chapter_03_augmentation_verdicts_follow_their_intervals(layout):
 @pytest.mark.book
 def test_chapter_04_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "04")
-    assert r["ch04_cycle_A_to_B_seen_as_B"] > 0.8 > 0.1 > r["ch04_before_a_as_b"]          # it translates
-    assert r["ch04_cycle_B_to_A_seen_as_A"] > 0.8 > 0.1 > r["ch04_before_b_as_a"]
+    assert r["ch04_cycle_A_to_B_seen_as_B_low"] > 0.8 > 0.1 > r["ch04_before_a_as_b_high"]  # it translates
+    assert r["ch04_cycle_B_to_A_seen_as_A_low"] > 0.8 > 0.1 > r["ch04_before_b_as_a_high"]
     assert r["ch04_cycle_cycle_error_A"] < r["ch04_cycle_change_A_to_B"] / 2               # a change it can undo
-    assert r["ch04_nocycle_A_to_B_seen_as_B"] > 0.8                                       # B-looking without the cycle
+    assert r["ch04_nocycle_A_to_B_seen_as_B_low"] > 0.8                                   # B-looking without the cycle
     assert r["ch04_nocycle_cycle_error_A"] > 2 * r["ch04_cycle_cycle_error_A"]            # but the way back is lost
     assert r["ch04_nocycle_diversity_A_to_B"] < 0.6 * r["ch04_cycle_diversity_A_to_B"]    # and it collapses
 
@@ -192,11 +197,15 @@ def test_chapter_04_shows_the_effects_its_prose_claims(layout):
 @pytest.mark.book
 def test_chapter_05_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "05")
-    assert r["ch05_fd_floor"] * 3 < r["ch05_fd_stylegan"] < r["ch05_fd_dcgan"]             # better than the DCGAN here
+    assert r["ch05_fd_floor"] * 3 < min(r["ch05_fd_dcgan"], r["ch05_fd_stylegan"])        # neither at the floor
     assert r["ch05_smallest_share_low"] > 0.04                                              # "no class is missing"
     assert r["ch05_largest_share_low"] > r["ch05_real_share_max_high"]                      # "above ... any class"
     assert r["ch05_mix_follows_b_coarse"] > 0.5                                            # coarse styles carry the class
     assert max(r["ch05_mix_follows_b_middle_high"], r["ch05_mix_follows_b_fine_high"]) < r["ch05_mix_follows_b_coarse_low"] / 3
+    assert r["ch05_mix_shape_b_coarse_low"] > 0.9 > 0.1 > r["ch05_mix_shape_b_middle_high"]  # coarse carry the shape
+    assert 0.5 < r["ch05_mix_brightness_b_coarse"] < 0.75 < r["ch05_mix_shape_b_coarse"]  # "only somewhat above a half"
+    assert max(r["ch05_mix_brightness_b_middle_high"], r["ch05_mix_brightness_b_fine_high"]) < 0.5  # "keeps A's"
+    assert r["ch05_mix_keeps_a_fine_low"] > 0.5 > r["ch05_mix_keeps_a_coarse_high"]
     changes = [r[f"ch05_mix_change_{g}"] for g in ("coarse", "middle", "fine")]
     assert changes[0] > changes[1] > changes[2]                                            # "falls in the same order"
     assert 0.5 < r["ch05_noise_class_kept_low"] and r["ch05_noise_class_kept_high"] < 1     # mostly kept, not always
@@ -533,7 +542,8 @@ def test_chapter_01_mode_collapse_over_seeds_shows_what_its_prose_claims(layout)
     assert r["ch01_ring_seeds"] == len(modes) >= 5
     assert min(modes) == 0 and max(modes) >= 5 and r["ch01_ring_modes_sd"] > 1   # spread out / not settled / varied
     assert r["ch01_ring_quality_min"] < 0.01 < 0.5 < r["ch01_ring_quality_max"]  # "almost no good samples" … most
-    assert r["ch01_ring_modes"] < 8 and r["ch01_ring_top_two_share"] > 0.4         # mass on two modes: collapse
+    assert r["ch01_ring_modes"] in modes and r["ch01_ring_quality"] >= 0.1       # the followed seed settled …
+    assert r["ch01_ring_modes"] <= 3 and r["ch01_ring_top_two_share"] > 0.4       # … and collapsed on a few modes
     hops = r["ch01_ring_top_mode_changes"] > 0
     assert r["ch01_ring_hop_text"].endswith("hops") == hops
 

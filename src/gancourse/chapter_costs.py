@@ -116,8 +116,9 @@ CHAPTER_LOOPS: dict[str, tuple[Loop, ...]] = {
         *_classifiers("A"),
         _training("DCGAN", "DCGAN step", lambda p: p.gan_iterations, "dcgan"),
         _training("WGAN-GP", "WGAN-GP step", lambda p: p.critic_gan_iterations, "wgan-gp"),
-        _training("fresh discriminator and critic against a fixed generator", "DCGAN step",
-                  lambda p: max(4, min(5000, p.toy_iterations)) + max(4, min(1000, p.toy_iterations // 5))),
+        _training("a one-epoch DCGAN, then a fresh discriminator and critic against it", "DCGAN step",
+                  lambda p: steps_per_epoch(p) + max(4, min(2000, p.toy_iterations // 2))
+                  + max(4, min(1000, p.toy_iterations // 5))),
     ),
     "03_conditional_gans": (
         _training("conditional GAN", "cGAN step", lambda p: p.gan_iterations, "cgan"),
