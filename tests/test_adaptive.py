@@ -58,6 +58,29 @@ def test_the_first_success_under_the_defenses_decision_is_kept_and_ends_the_work
     assert (adversarial - images).abs().max() <= 0.01 + 1e-6
 
 
+def test_with_several_judge_calls_an_image_is_fooled_only_if_every_call_says_so():
+    """EOT in the success test: a randomised defense's one lucky call does not end the work on an image. The
+    second call fools only the even images, so the third is asked only about them, and only they are done."""
+    model, images = Counting(), torch.rand(6, 1, 4, 4)
+    labels = misclassified(model, images)
+    sizes = []
+
+    def flaky(x, y):
+        sizes.append(len(x))
+        if len(sizes) == 2:
+            return torch.arange(len(x)) % 2 == 0
+        return torch.ones(len(x), dtype=torch.bool) if len(sizes) <= 3 else torch.zeros(len(x), dtype=torch.bool)
+
+    AdaptivePGD(model, 0.01, steps=1, restarts=1, fooled=flaky, judge_calls=3)(images, labels)
+    assert sizes[:3] == [6, 6, 3]                      # the random start: call 1 on all, 2 on all, 3 on the evens
+    assert sizes[3] == 3                               # the last step: only the three odd images are still worked on
+
+
+def test_judge_calls_need_a_judge():
+    with pytest.raises(ValueError, match="judge_calls > 1 needs a fooled judge"):
+        AdaptivePGD(Counting(), 0.1, judge_calls=2)
+
+
 def test_later_restarts_work_only_on_the_images_not_yet_fooled():
     model, images = Counting(), torch.rand(6, 1, 4, 4)
     labels = misclassified(model, images)

@@ -30,7 +30,7 @@ from gancourse.matrix import (
     write_matrix,
 )
 from gancourse.matrix_cache import CellCache
-from gancourse.robustness import AUTOATTACK_NAME, run_book_matrix
+from gancourse.robustness import AUTOATTACK_NAME, JUDGE_CALLS, adaptive_attack, run_book_matrix
 from gancourse.runtime import best_device
 
 
@@ -243,6 +243,23 @@ def test_a_defense_is_fooled_only_by_an_accepted_wrong_answer(fixture):
     bright = images.flatten(1).mean(1) > 0.5
     assert torch.equal(fooled, ~bright)                                      # rejected images are not fooled
     assert not detector.fooled(images, labels).any()
+
+
+def test_the_adaptive_attack_asks_a_randomised_defense_several_times_before_it_counts_a_success(fixture):
+    """EOT in the success test: against a randomised defense the matrix's adaptive attack stops on an image only
+    after JUDGE_CALLS calls all misclassify it; a deterministic defense is asked once."""
+    model, images, labels, _ = fixture
+    wrong = (labels + 1) % 3                                    # every image already misclassified: success at once
+    for randomised, expected_calls in ((False, 1), (True, JUDGE_CALLS)):
+        calls = []
+
+        def classify(x):
+            calls.append(len(x))
+            return predict(model, x)
+
+        defense = Defense("d", classify, model, model, randomised=randomised)
+        adaptive_attack(defense, 0.05, steps=3, classes=3)(images, wrong)
+        assert calls == [len(images)] * expected_calls
 
 
 def test_matrix_rejects_bad_input(fixture):

@@ -14,8 +14,9 @@ the profile's ``adaptive_eval_size`` first images (their measure is a mean dista
 substitute black-box (FGSM on the substitute), AdvGAN (untargeted) and AI-GAN (towards the next class), with
 generators trained against the bare classifier — fixed; and the adaptive attack
 (:class:`~gancourse.attacks.adaptive.AdaptivePGD`): untargeted, margin loss, as many steps as the oblivious
-PGD, :data:`ADAPTIVE_RESTARTS` restarts, :data:`EOT_SAMPLES` gradient samples against a randomised defense,
-each image's first success under the defense's own decision kept; and, as an independent reference where it
+PGD, :data:`ADAPTIVE_RESTARTS` restarts, and against a randomised defense EOT twice: :data:`EOT_SAMPLES`
+gradient samples, and :data:`JUDGE_CALLS` calls of the defense that must all be fooled before a point counts as
+a success; each image's first success under the defense's own decision kept; and, as an independent reference where it
 applies (no detector, no randomness), AutoAttack's APGD-CE + APGD-DLR from torchattacks (:func:`autoattack_pair`).
 Every defense ends with the worst case over its ε-bounded rows (:data:`gancourse.matrix.WORST_CASE`). Defense-GAN,
 whose every call projects each image L·R times, is scored on the profile's ``defense_eval_size`` first images and
@@ -54,6 +55,7 @@ from gancourse.zoo import Zoo
 MAGNET_FALSE_POSITIVES = 0.01  # MagNet's threshold: 1% of clean validation images rejected (as in chapter 09)
 ADAPTIVE_RESTARTS = 2  # the adaptive attack's random starts (each later one only for the images not yet fooled)
 EOT_SAMPLES = 2  # forward passes averaged per gradient against a randomised defense (Defense-GAN's restarts)
+JUDGE_CALLS = 3  # calls of a randomised defense that must all be fooled for the attack to stop on an image
 AUTOATTACK_STEPS = 100  # iterations of each APGD run of the AutoAttack row (AutoAttack's standard setting; the
 # matrix uses min(100, 5 × the profile's attack steps): 100 at the cpu and gpu profiles, fewer for a smoke run)
 AUTOATTACK_NAME = "AutoAttack APGD-CE+DLR"
@@ -134,16 +136,20 @@ def book_matrix_cache(zoo: Zoo, name: str) -> CellCache:
     key = {"profile": dataclasses.asdict(zoo.profile), "dataset": zoo.bundle.info.name, "seed": zoo.seed,
            "classifier": name, "models": sorted(zoo.models_given),
            "attacks": {"version": ATTACKS_VERSION, "adaptive_restarts": ADAPTIVE_RESTARTS,
-                       "eot_samples": EOT_SAMPLES, "autoattack_steps": AUTOATTACK_STEPS}}
+                       "eot_samples": EOT_SAMPLES, "judge_calls": JUDGE_CALLS,
+                       "autoattack_steps": AUTOATTACK_STEPS}}
     return CellCache(zoo.store.root / "matrix-cells" / config_hash(key))
 
 
 def adaptive_attack(defense: Defense, eps: float, steps: int, classes: int) -> AdaptivePGD:
     """The matrix's adaptive attack on ``defense``: :class:`~gancourse.attacks.adaptive.AdaptivePGD` on its
-    adaptive target with :data:`ADAPTIVE_RESTARTS` restarts, :data:`EOT_SAMPLES` gradient samples if it is
-    randomised, and the defense's own decision to keep each image's first success."""
+    adaptive target with :data:`ADAPTIVE_RESTARTS` restarts, and the defense's own decision to keep each image's
+    first success; if it is randomised, :data:`EOT_SAMPLES` gradient samples and :data:`JUDGE_CALLS` calls of
+    that decision, all fooled, per success."""
+    randomised = defense.randomised
     return AdaptivePGD(defense.adaptive_target, eps, steps=steps, restarts=ADAPTIVE_RESTARTS,
-                       eot_samples=EOT_SAMPLES if defense.randomised else 1, classes=classes, fooled=defense.fooled)
+                       eot_samples=EOT_SAMPLES if randomised else 1, classes=classes, fooled=defense.fooled,
+                       judge_calls=JUDGE_CALLS if randomised else 1)
 
 
 def adaptive_spec(name: str, eps: float, steps: int, classes: int) -> AttackSpec:

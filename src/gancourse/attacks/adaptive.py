@@ -23,6 +23,16 @@ pass for a deterministic one). Per image, the result is the first point, over st
 the defense's own decision (``fooled``) counts as a success — so a restart or a late step that wanders off
 never undoes an earlier success — else the point of largest margin seen. The defense judges, at each step, the
 images the attacker's own pass already puts in a wrong class, and at a restart's last step every image.
+
+Against a randomised defense the success test needs EOT as much as the gradient does: a point that one call of
+the defense misclassifies may be classified correctly by the next, and an attack that stops at its first lucky
+call leaves the evaluation's own, fresh call a point barely past the boundary. With J judge calls, an image
+counts as fooled only if each of J independent calls of the defense misclassifies it,
+
+    success(x) = ∧_{j=1..J} fooled_j(x),
+
+so the attack keeps pushing until the point fools the defense reliably (the calls stop at an image's first
+"not fooled").
 """
 
 from __future__ import annotations
@@ -79,6 +89,8 @@ class AdaptivePGD(Attack):
         fooled: the defense's decision, ``fooled(x_adv, y)`` → bool per image (default: the target's own
             argmax is a wrong real class); decides which point is kept.
         losses: the restarts' losses in turn, from :data:`LOSSES` (default: cross-entropy, then margin).
+        judge_calls: J calls of ``fooled`` that must all say "fooled" (module docstring; 1 for a deterministic
+            defense).
     """
 
     norm = "linf"
@@ -86,11 +98,16 @@ class AdaptivePGD(Attack):
 
     def __init__(self, model: nn.Module, eps: float = 0.3, steps: int = 40, restarts: int = 1,
                  eot_samples: int = 1, alpha: float | None = None, classes: int | None = None,
-                 fooled: Judge | None = None, losses: tuple[str, ...] = ("ce", "margin")) -> None:
+                 fooled: Judge | None = None, losses: tuple[str, ...] = ("ce", "margin"),
+                 judge_calls: int = 1) -> None:
         super().__init__(model, eps)
         check_count("steps", steps)
         check_count("restarts", restarts)
         check_count("eot_samples", eot_samples)
+        check_count("judge_calls", judge_calls)
+        if judge_calls > 1 and fooled is None:
+            raise ValueError("judge_calls > 1 needs a fooled judge (the defense's decision) to call again; "
+                             "without one the attacker's own deterministic pass decides")
         alpha = 2.5 * eps / steps if alpha is None else alpha
         check_positive("alpha", alpha, allow_zero=eps == 0)
         if classes is not None:
@@ -98,7 +115,7 @@ class AdaptivePGD(Attack):
         self.steps, self.restarts, self.eot_samples, self.alpha = steps, restarts, eot_samples, float(alpha)
         if not losses or set(losses) - set(LOSSES):
             raise ValueError(f"losses must name some of {sorted(LOSSES)}, got {losses}")
-        self.classes, self.fooled, self.losses = classes, fooled, tuple(losses)
+        self.classes, self.fooled, self.losses, self.judge_calls = classes, fooled, tuple(losses), judge_calls
 
     def _margin(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         logits = self.model(x)
@@ -123,11 +140,13 @@ class AdaptivePGD(Attack):
         (Defense-GAN projects every image it judges) saves most of the judging; at the last step, every image."""
         if self.fooled is None:
             return margin > 0
-        asked = torch.ones_like(margin, dtype=torch.bool) if everyone else margin > 0
-        success = torch.zeros_like(asked)
-        if asked.any():
+        success = torch.ones_like(margin, dtype=torch.bool) if everyone else margin > 0
+        for _ in range(self.judge_calls):              # each call only for the images every earlier call fooled
+            if not success.any():
+                break
             with torch.no_grad():
-                success[asked] = self.fooled(x[asked], labels[asked]).to(device=margin.device, dtype=torch.bool)
+                success[success.clone()] = self.fooled(x[success], labels[success]).to(device=margin.device,
+                                                                                      dtype=torch.bool)
         return success
 
     def perturb(self, x: torch.Tensor, labels: torch.Tensor, targeted: bool) -> torch.Tensor:

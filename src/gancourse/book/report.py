@@ -65,9 +65,11 @@ def run_keys() -> list[tuple[str, str]]:
             for profile in PROFILES for weights, label in RUN_LABELS.items()]
 
 
-def run_time_summary(times: dict[str, dict[str, Any]]) -> str:
+def run_time_summary(times: dict[str, dict[str, Any]], code_digest: str | None = None) -> str:
     """``"smoke 41.0 s (cpu (2 threads), 3 models trained) · cpu with weights="train" 6 min 24 s (...) · gpu not
-    measured yet"``: each measured run key, and each profile not measured with the published weights."""
+    measured yet"``: each measured run key, and each profile not measured with the published weights. A run of
+    another version of the chapter's code than ``code_digest`` (or of an unrecorded one) says so, with its date:
+    its time is history, not this page's cost."""
     parts = []
     for key, label in run_keys():
         run = times.get(key)
@@ -78,7 +80,11 @@ def run_time_summary(times: dict[str, dict[str, Any]]) -> str:
         trained = run.get("models_trained")
         models = ("models trained: not recorded" if trained is None else
                   "every model loaded" if trained == 0 else f"{trained} model{'s' * (trained != 1)} trained")
-        parts.append(f"{label} {format_duration(run['wall_seconds'])} ({run['device']}, {models})")
+        measured = run.get("code_digest")
+        when = ("" if code_digest is None or measured == code_digest else
+                f", {'an earlier version of this chapter' if measured else 'code version not recorded'}, "
+                f"{run['executed_at'][:10]}")
+        parts.append(f"{label} {format_duration(run['wall_seconds'])} ({run['device']}, {models}{when})")
     return " · ".join(parts)
 
 
@@ -150,7 +156,7 @@ def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]],
         f"Profile **{info['profile']}** · device **{info['device']}** · dataset **{info['dataset']}** · "
         f"seed **{info['seed']}** · wall time **{format_duration(info['wall_seconds'])}** · "
         f"executed {info['executed_at']}.\n\n"
-        f"Measured run times of this chapter: {run_time_summary(times)}.{estimate_text(estimate)}"
+        f"Measured run times of this chapter: {run_time_summary(times, info.get('code_digest'))}.{estimate_text(estimate)}"
         f"{slowest_text(info)}\n\n"
         f"Versions: {versions}.\n\n"
         f"{models_text(info)}"

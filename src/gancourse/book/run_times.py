@@ -18,7 +18,8 @@ def run_key(profile: str, weights: str) -> str:
 
 def read_run_times(layout: BookLayout) -> dict[str, dict[str, dict[str, Any]]]:
     """``book/run_times.json``: chapter → run key (:func:`run_key`) → the last measured run (wall seconds, device,
-    date, models trained). Every execution updates it, the published ones and ``time_chapters``' alike."""
+    date, models trained, the chapter code's digest). Every execution updates it, the published ones and
+    ``time_chapters``' alike."""
     return json.loads(layout.run_times.read_text()) if layout.run_times.exists() else {}
 
 
@@ -28,7 +29,7 @@ def record_run_time(layout: BookLayout, chapter: str, info: dict[str, Any]) -> N
     times = read_run_times(layout)
     times.setdefault(chapter, {})[run_key(info["profile"], info["weights"])] = {
         "wall_seconds": info["wall_seconds"], "device": info["device"], "executed_at": info["executed_at"],
-        "models_trained": info.get("models_trained")}
+        "models_trained": info.get("models_trained"), "code_digest": info.get("code_digest")}
     with atomic_write(layout.run_times, "w") as file:
         json.dump({name: dict(sorted(runs.items())) for name, runs in sorted(times.items())}, file, indent=1)
         file.write("\n")
