@@ -23,6 +23,7 @@ from gancourse.matrix import (
     epsilon_sweep,
     plot_matrix,
     red_flags,
+    robust_calls,
     robust_table,
     robust_table_text,
     run_matrix,
@@ -131,6 +132,40 @@ def test_a_cached_matrix_resumes_without_crafting_again_and_recomputes_what_chan
     with pytest.raises(ValueError, match="must be JSON values"):
         run_matrix([AttackSpec("adaptive", "adaptive", adaptive, settings={"model": model})], defenses[:1], images,
                    labels, cache=cache)
+
+
+def test_every_attack_cells_images_reach_the_callback_computed_or_cached(fixture, tmp_path):
+    model, images, labels, defenses = fixture
+    attacks = [AttackSpec("FGSM", "oblivious", lambda m: FGSM(m, 0.3))]
+    cache = CellCache(tmp_path / "cells")
+    for _ in range(2):                                                          # computed, then read
+        seen = {}
+
+        def keep(attack, defense, adversarial, seen=seen):
+            seen[attack, defense] = adversarial
+
+        run_matrix(attacks, defenses, images, labels, cache=cache, on_adversarial=keep)
+        assert sorted(seen) == sorted(("FGSM", d.name) for d in defenses)       # attack cells only, not clean
+        assert torch.equal(seen["FGSM", "none"], FGSM(model, 0.3)(images, labels))
+    assert cache.read == 2 * len(defenses)
+
+
+def test_robust_calls_score_every_call_of_a_randomised_defense_on_its_own():
+    """A defense that alternates: right on even calls, rejecting on odd ones. Attacked, a rejection is robust;
+    clean, only a correct answer is."""
+    images, labels = torch.rand(4, 1, 4, 4), torch.tensor([0, 1, 2, 0])
+    calls = []
+
+    def classify(x):
+        calls.append(len(x))
+        return labels.clone() if len(calls) % 2 else torch.full((len(x),), REJECTED)
+
+    flip = Defense("flip", classify, nn.Identity(), nn.Identity(), randomised=True, detects=True)
+    assert robust_calls(flip, images, labels, 3).all() and calls == [4, 4, 4]
+    clean = robust_calls(flip, images, labels, 4, attacked=False)
+    assert clean.shape == (4, 4) and clean[:, 0].tolist() == [False, True, False, True]
+    with pytest.raises(ValueError, match="calls must be a positive number"):
+        robust_calls(flip, images, labels, 0)
 
 
 def test_the_worst_case_counts_an_image_robust_only_if_every_bounded_attack_failed():
@@ -253,7 +288,7 @@ def test_the_adaptive_attack_asks_a_randomised_defense_several_times_before_it_c
     for randomised, expected_calls in ((False, 1), (True, JUDGE_CALLS)):
         calls = []
 
-        def classify(x):
+        def classify(x, calls=calls):
             calls.append(len(x))
             return predict(model, x)
 

@@ -193,11 +193,14 @@ def _cell(attack: AttackSpec | str, defense: str, correct: torch.Tensor, rejecte
 
 
 def run_matrix(attacks: list[AttackSpec], defenses: list[Defense], images: torch.Tensor, labels: torch.Tensor,
-               progress: Callable[[str], None] | None = None, cache: CellCache | None = None) -> list[Cell]:
+               progress: Callable[[str], None] | None = None, cache: CellCache | None = None,
+               on_adversarial: Callable[[str, str, torch.Tensor], None] | None = None) -> list[Cell]:
     """Every attack of ``attacks`` (plus a ``clean`` row first) against every defense of ``defenses``.
 
     With a ``cache`` (:class:`gancourse.matrix_cache.CellCache`), each finished cell is saved as it is
-    computed and a cell already there is read instead of computed, so an interrupted run resumes."""
+    computed and a cell already there is read instead of computed, so an interrupted run resumes.
+    ``on_adversarial(attack, defense, images)`` is called with every attack cell's adversarial images, computed
+    or read from the cache (e.g. to score a randomised defense again: :func:`robust_calls`)."""
     check_images(images)
     check_labels(labels, len(images))
     if not attacks or not defenses:
@@ -272,6 +275,8 @@ def run_matrix(attacks: list[AttackSpec], defenses: list[Defense], images: torch
             entry = evaluate(attack, defense, count)
             if entry is None:
                 continue
+            if on_adversarial is not None:
+                on_adversarial(attack.name, defense.name, entry["adversarial"])
             mean_l2 = (entry["adversarial"].to(images.device) - images[:count]).flatten(1).norm(dim=1).mean().item()
             cells.append(_cell(attack, defense.name, entry["correct"], entry["rejected"], 1000 * entry["seconds"],
                                entry["defense_ms"], mean_l2))
@@ -280,6 +285,28 @@ def run_matrix(attacks: list[AttackSpec], defenses: list[Defense], images: torch
                 bounded_ms += 1000 * entry["seconds"]
         cells.append(_worst_case(defense.name, bounded_rows, bounded_ms))
     return cells
+
+
+def robust_calls(defense: Defense, images: torch.Tensor, labels: torch.Tensor, calls: int,
+                 attacked: bool = True) -> torch.Tensor:
+    """``calls`` × N booleans: whether each of ``calls`` independent calls of ``defense`` leaves each image robust
+    (accepted and correct, or — for ``attacked`` images — rejected; a clean image must be classified correctly).
+
+    A matrix cell scores one call, a single draw of a randomised defense's decision. Per image the mean over
+    calls estimates the probability p_i of surviving, and the expected robust accuracy is (1/N) Σ_i p_i; the
+    per-image differences of p_i between two rows give a paired comparison that the defense's own randomness
+    does not blur."""
+    check_images(images)
+    check_labels(labels, len(images))
+    if not isinstance(calls, int) or calls < 1:
+        raise ValueError(f"calls must be a positive number of calls, got {calls!r}")
+    answers = []
+    for _ in range(calls):
+        with torch.no_grad():
+            predicted = defense.classify(images)
+        survived = predicted == labels.to(predicted.device)
+        answers.append((survived | (predicted == REJECTED) if attacked else survived).cpu())
+    return torch.stack(answers)
 
 
 def _worst_case(defense: str, rows: list[tuple[torch.Tensor, torch.Tensor]], attack_ms: float) -> Cell:
