@@ -120,7 +120,7 @@ def test_chapter_02_shows_the_effects_its_prose_claims(layout):
 def test_chapter_06_defenses_show_what_its_prose_claims(layout):
     r = recorded_results(layout, "06")
     d = lambda defense, measure: r[f"ch06_defense_{defense}_{measure}"]  # noqa: E731
-    assert r["ch06_detector_fgsm_rejected_low"] > 0.95 and r["ch06_detector_pgd_rejected_low"] > 0.95  # the net works
+    assert r["ch06_detector_fgsm_rejected_low"] > 0.9 and r["ch06_detector_pgd_rejected_low"] > 0.9   # the net works
     assert r["ch06_detector_false_positive_high"] < 0.05 and r["ch06_detector_deepfool_rejected_high"] < 0.3
     assert r["ch06_detector_adaptive_correct_high"] < 0.3                                      # "not much of a barrier"
     detector_robust = r["ch06_detector_adaptive_correct"] + r["ch06_detector_adaptive_rejected"]

@@ -93,8 +93,9 @@ PROFILES: dict[str, Profile] = {
         stylegan_iterations=2_000,
     ),
     "gpu": Profile(
-        name="gpu", where="a CUDA GPU (a Colab T4 or better): every chapter in at most 15 minutes on a T4 with the "
-                          "published weights, by the cost model (`gancourse costs --chapters`); larger models and "
+        name="gpu", where="a CUDA GPU (a Colab T4 or better): every chapter but the robustness matrix (about 17 "
+                          "min) in at most 15 minutes on a T4 with the published weights, by the cost model "
+                          "(`gancourse costs --chapters`); larger models and "
                           "evaluations than `cpu`, the papers' costliest settings left to the reader",
         train_size=None, test_size=None, batch_size=128, classifier_epochs=10,
         gan_iterations=10_000, critic_gan_iterations=7_000, toy_iterations=5_000, loss_comparison_iterations=3_000,
