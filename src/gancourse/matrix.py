@@ -294,8 +294,8 @@ def robust_calls(defense: Defense, images: torch.Tensor, labels: torch.Tensor, c
 
     A matrix cell scores one call, a single draw of a randomised defense's decision. Per image the mean over
     calls estimates the probability p_i of surviving, and the expected robust accuracy is (1/N) Σ_i p_i; the
-    per-image differences of p_i between two rows give a paired comparison that the defense's own randomness
-    does not blur."""
+    per-image differences of p_i between two rows give a paired comparison far less blurred by the defense's own
+    randomness (what remains lies inside an interval over the images)."""
     check_images(images)
     check_labels(labels, len(images))
     if not isinstance(calls, int) or calls < 1:
