@@ -187,6 +187,18 @@ def test_chapter_03_augmentation_verdicts_follow_their_intervals(layout):
 
 
 @pytest.mark.book
+def test_chapter_03_fidelity_and_speed_claims_follow_their_intervals(layout):
+    r = recorded_results(layout, "03")
+    assert r["ch03_fd_final_gap_low"] > 0 and r["ch03_cgan_ahead_from"] > 0   # "reaches a given distance in fewer steps"
+    assert r["ch03_fd_final_gap_low"] <= r["ch03_fd_final_gap"] <= r["ch03_fd_final_gap_high"]
+    assert 0 < r["ch03_cgan_reaches_dcgan_final_at"] < r["ch03_dcgan_steps"]
+    assert r["ch03_fidelity_worst_real_low"] <= r["ch03_fidelity_worst_real"] <= r["ch03_fidelity_worst_real_high"]
+    assert r["ch03_classifier_real_accuracy_n"] == 10_000                         # all real test images
+    assert (r["ch03_dcgan_class_share_min"] > 0.01) == r["ch03_dcgan_mix_verdict"].startswith("No class is missing")
+    assert (r["ch03_pairs_true_preferred_low"] > 0.5) == r["ch03_pairs_verdict"].startswith("It prefers")
+
+
+@pytest.mark.book
 def test_chapter_04_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "04")
     assert r["ch04_cycle_A_to_B_seen_as_B_low"] > 0.8 > 0.1 > r["ch04_before_a_as_b_high"]  # it translates

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from gancourse import evaluate
-from gancourse.evaluate import embed, frechet_distance, milliseconds_per_image
+from gancourse.evaluate import embed, frechet_difference_interval, frechet_distance, milliseconds_per_image
 from gancourse.toys import GaussianRing
 
 
@@ -307,3 +307,36 @@ def test_silhouette_iou_and_brightness_known_answers():
         silhouette_iou(a, b[:2])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         brightness(a * 3)
+
+
+def test_frechet_difference_interval_is_zero_for_the_same_set():
+    features = torch.randn(300, 6, generator=torch.Generator().manual_seed(1))
+    reference = torch.randn(300, 6, generator=torch.Generator().manual_seed(2))
+    gap, low, high = frechet_difference_interval(features, features.clone(), reference, resamples=50)
+    assert gap == pytest.approx(0.0, abs=1e-9)
+    assert low < 0 < high            # the same set drawn twice: the gap is pure resampling noise
+
+
+def test_frechet_difference_interval_separates_a_clear_gap_and_not_a_tiny_one():
+    generator = torch.Generator().manual_seed(3)
+    reference, near = torch.randn(400, 5, generator=generator), torch.randn(400, 5, generator=generator)
+    far = torch.randn(400, 5, generator=generator) + 1.0        # mean shifted by 1 in each of 5 dimensions: d ≈ 5
+    gap, low, high = frechet_difference_interval(far, near, reference, resamples=100)
+    assert gap > 3 and 0 < low <= gap <= high
+    slightly = torch.randn(400, 5, generator=generator) + 0.02
+    _, low, high = frechet_difference_interval(slightly, near, reference, resamples=100)
+    assert low < 0 < high
+
+
+def test_frechet_difference_interval_is_reproducible_and_leaves_its_inputs_alone():
+    generator = torch.Generator().manual_seed(4)
+    a, b, reference = (torch.randn(200, 4, generator=generator) for _ in range(3))
+    copies = [t.clone() for t in (a, b, reference)]
+    first = frechet_difference_interval(a, b, reference, resamples=30, seed=7)
+    assert frechet_difference_interval(a, b, reference, resamples=30, seed=7) == first
+    assert frechet_difference_interval(a, b, reference, resamples=30, seed=8) != first
+    assert all(torch.equal(t, c) for t, c in zip((a, b, reference), copies))
+    with pytest.raises(ValueError, match="confidence"):
+        frechet_difference_interval(a, b, reference, confidence=1.5)
+    with pytest.raises(ValueError, match="resamples"):
+        frechet_difference_interval(a, b, reference, resamples=0)
