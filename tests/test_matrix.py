@@ -238,12 +238,20 @@ def test_red_flags_name_an_adaptive_attack_weaker_than_others_and_a_black_box_st
                        cell("adaptive", "adaptive", 0.68)])
     assert len(flags) == 3
     assert "PGD (oblivious) leaves 66%" in flags[0] and "overlap" in flags[0]      # 0.66 vs 0.68 on 200: noise
-    assert "transfer (fixed) leaves 30%" in flags[1] and "separate" in flags[1]
-    assert "black-box transfer" in flags[2] and "PGD" in flags[2]
+    assert "transfer (black-box) leaves 30%" in flags[1] and "separate" in flags[1]
+    assert "transfer (black-box) leaves 30%" in flags[2] and "white-box attack (PGD" in flags[2]
+    named = red_flags([cell("substitute (black-box)", "fixed", 0.3), cell("adaptive PGD", "adaptive", 0.5)])
+    assert "substitute (black-box) leaves" in named[0] and "adaptive PGD 50%" in named[0]   # no kind said twice
     steps = [cell("FGSM", "oblivious", 0.70), cell("PGD", "oblivious", 0.71), cell("adaptive", "adaptive", 0.1)]
     assert red_flags(steps) == []                                             # the check needs both names
     iterative = red_flags(steps, single_step="FGSM", iterative="PGD")
     assert len(iterative) == 1 and "the iterative PGD leaves 71%" in iterative[0]
+    assert "overlap" in iterative[0] and "gradient they follow is failing" in iterative[0]
+    purifier = red_flags(steps, single_step="FGSM", iterative="PGD", purifying={"D"})
+    assert "oblivious threat model" in purifier[0] and "gradient" not in purifier[0]
+    separated = red_flags([cell("FGSM", "oblivious", 0.40, n=500), cell("PGD", "oblivious", 0.60, n=500)],
+                          single_step="FGSM", iterative="PGD")
+    assert "the intervals separate" in separated[0]
     assert red_flags([cell("FGSM", "oblivious", 0.7), cell("PGD", "oblivious", 0.2)], "FGSM", "PGD") == []
     with pytest.raises(ValueError, match="both"):
         red_flags(steps, single_step="FGSM")

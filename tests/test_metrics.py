@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from gancourse import evaluate
-from gancourse.evaluate import embed, frechet_difference_interval, frechet_distance, milliseconds_per_image
+from gancourse.evaluate import embed, frechet_difference_interval, frechet_distance, milliseconds_per_image, sign_test
 from gancourse.toys import GaussianRing
 
 
@@ -340,3 +340,25 @@ def test_frechet_difference_interval_is_reproducible_and_leaves_its_inputs_alone
         frechet_difference_interval(a, b, reference, confidence=1.5)
     with pytest.raises(ValueError, match="resamples"):
         frechet_difference_interval(a, b, reference, resamples=0)
+
+
+def test_sign_test_known_answers_and_symmetry():
+    assert sign_test(0, 0) == 1.0                               # no discordant pair: no evidence
+    assert sign_test(5, 0) == pytest.approx(2 * 0.5 ** 5)        # 0.0625: five of five is not yet p < 0.05
+    assert sign_test(6, 0) == pytest.approx(2 * 0.5 ** 6)
+    assert sign_test(3, 3) == 1.0
+    assert sign_test(10, 2) == pytest.approx(2 * (1 + 12 + 66) / 4096)   # C(12, k) for k ≤ 2
+    assert sign_test(2, 10) == sign_test(10, 2)
+
+
+def test_sign_test_matches_scipys_binomial_test():
+    stats = pytest.importorskip("scipy.stats")
+    for wins, losses in ((7, 1), (15, 9), (40, 22), (0, 9)):
+        expected = stats.binomtest(wins, wins + losses, 0.5).pvalue
+        assert sign_test(wins, losses) == pytest.approx(expected, rel=1e-9)
+
+
+def test_sign_test_rejects_what_is_not_a_count():
+    for bad in ((-1, 2), (1.5, 2), (True, 2)):
+        with pytest.raises(ValueError, match="count"):
+            sign_test(*bad)

@@ -145,6 +145,24 @@ def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tup
     return low, high
 
 
+def sign_test(wins: int, losses: int) -> float:
+    """The exact two-sided sign test of a paired comparison (McNemar's exact test on the discordant pairs): of the
+    ``wins`` + ``losses`` = m images on which two methods disagree, ``wins`` favour the first. Under "neither is
+    better" each discordant image is a fair coin, so
+
+        p = min(1, 2 · Σ_{k ≤ min(wins, losses)} C(m, k) / 2^m)      (p = 1 when m = 0).
+
+    Images on which both methods agree carry no information about which is better and do not enter."""
+    for name, value in (("wins", wins), ("losses", losses)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative count of images, got {value!r}")
+    m = wins + losses
+    if m == 0:
+        return 1.0
+    tail = sum(math.comb(m, k) for k in range(min(wins, losses) + 1)) / 2 ** m
+    return min(1.0, 2 * tail)
+
+
 def t_quantile(probability: float, degrees_of_freedom: int) -> float:
     """The Student-t quantile t_{p, ν}: the t with P(T ≤ t) = p, by bisection on the CDF
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -326,15 +326,28 @@ def _percent(cell: Cell) -> str:
     return f"{cell.robust:.0%} [{low:.0%}, {high:.0%}] of {cell.n}"
 
 
-def red_flags(cells: list[Cell], single_step: str | None = None, iterative: str | None = None) -> list[str]:
+KIND_WORDS = {"oblivious": "oblivious", "adaptive": "adaptive", "fixed": "black-box"}
+"""How a flag names each kind of row (a row whose name already says it is not told twice)."""
+
+
+def _row(cell: Cell) -> str:
+    word = KIND_WORDS.get(cell.kind, cell.kind)
+    return cell.attack if word in cell.attack.lower() else f"{cell.attack} ({word})"
+
+
+def red_flags(cells: list[Cell], single_step: str | None = None, iterative: str | None = None,
+              purifying: Collection[str] = ()) -> list[str]:
     """The signs of a failing evaluation in ``cells`` (Carlini et al. 2019, §5), one sentence each:
 
     - an ε-bounded oblivious or black-box attack leaves a defense *less* robust than its adaptive attack (the
       attack that knows the defense should be the strongest; a weaker one has failed, e.g. at a masked gradient);
     - a black-box or transfer attack beats every white-box one (the white-box gradients are masked);
     - with the names of a ``single_step`` row and an ``iterative`` row of the same attack (e.g. FGSM and PGD):
-      the iterative attack leaves a defense at least as robust as the single step (more steps of the same
-      attack should never do worse; when they do not help, the gradient they follow is failing).
+      the iterative attack leaves a defense at least as robust as the single step. Against the defended model
+      itself more steps should never do worse, so its gradient is failing. Against a defense named in
+      ``purifying`` (a preprocessor or detector in front of the classifier, which oblivious rows do not see) the
+      iterative attack's perturbation, fitted to the bare classifier, may survive the defense less well than
+      FGSM's coarser one: a limit of the oblivious threat model, which the adaptive row removes.
 
     Each says whether the two rates' 95% Wilson intervals separate (else the gap may be sampling noise)."""
     if (single_step is None) != (iterative is None):
@@ -343,23 +356,28 @@ def red_flags(cells: list[Cell], single_step: str | None = None, iterative: str 
     for defense in dict.fromkeys(cell.defense for cell in cells):
         named = {cell.attack: cell for cell in cells if cell.defense == defense}
         if single_step in named and iterative in named and named[iterative].robust >= named[single_step].robust:
+            why = (f"the oblivious {iterative} fits its perturbation to the bare classifier, and {defense} removes "
+                   f"it more easily than {single_step}'s coarser one: the oblivious threat model's limit, not "
+                   f"evidence of robustness (the adaptive row attacks the whole defense)"
+                   if defense in purifying and named[iterative].kind == "oblivious" else
+                   "more steps of the same attack do not help, so the gradient they follow is failing")
             flags.append(f"{defense}: the iterative {iterative} leaves {_percent(named[iterative])} robust, the "
-                         f"single-step {single_step} {_percent(named[single_step])}: more steps of the same attack "
-                         f"do not help, so the gradient they follow is failing")
+                         f"single-step {single_step} {_percent(named[single_step])}"
+                         f"{_separation(named[single_step], named[iterative])}: {why}")
         rows = [cell for cell in cells if cell.defense == defense and cell.bounded and cell.kind in KINDS]
         adaptive = [cell for cell in rows if cell.kind == "adaptive"]
         white_box = [cell for cell in rows if cell.kind != "fixed"]
         for strongest in adaptive:
             for other in rows:
                 if other.kind != "adaptive" and other.robust < strongest.robust:
-                    flags.append(f"{defense}: {other.attack} ({other.kind}) leaves {_percent(other)} robust, the "
-                                 f"adaptive {strongest.attack} {_percent(strongest)}: the attack that knows the "
-                                 f"defense is not the strongest{_separation(other, strongest)}")
+                    flags.append(f"{defense}: {_row(other)} leaves {_percent(other)} robust, {_row(strongest)} "
+                                 f"{_percent(strongest)}: the attack that knows the defense is not the "
+                                 f"strongest{_separation(other, strongest)}")
         if white_box:
             best_white = min(white_box, key=lambda cell: cell.robust)
             for other in rows:
                 if other.kind == "fixed" and other.robust < best_white.robust:
-                    flags.append(f"{defense}: the black-box {other.attack} leaves {_percent(other)} robust, fewer "
+                    flags.append(f"{defense}: {_row(other)} leaves {_percent(other)} robust, fewer "
                                  f"than the strongest white-box attack ({best_white.attack}, {_percent(best_white)}): "
                                  f"white-box gradients may be masked{_separation(other, best_white)}")
     return flags
