@@ -335,7 +335,7 @@ def test_frechet_difference_interval_is_reproducible_and_leaves_its_inputs_alone
     first = frechet_difference_interval(a, b, reference, resamples=30, seed=7)
     assert frechet_difference_interval(a, b, reference, resamples=30, seed=7) == first
     assert frechet_difference_interval(a, b, reference, resamples=30, seed=8) != first
-    assert all(torch.equal(t, c) for t, c in zip((a, b, reference), copies))
+    assert all(torch.equal(t, c) for t, c in zip((a, b, reference), copies, strict=True))
     with pytest.raises(ValueError, match="confidence"):
         frechet_difference_interval(a, b, reference, confidence=1.5)
     with pytest.raises(ValueError, match="resamples"):
