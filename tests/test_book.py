@@ -133,13 +133,14 @@ def test_chapter_06_defenses_show_what_its_prose_claims(layout):
     for trained in ("fgsm", "pgd"):
         assert d(trained, "fgsm") > d(trained, "pgd") and d(trained, "clean") < d("none", "clean")  # specific, costly
     assert d("fgsm", "pgd") > d("none", "pgd") + 0.1                                   # "far better than no defense"
-    assert d("fgsm", "fgsm") - d("fgsm", "pgd") > d("pgd", "fgsm") - d("pgd", "pgd")    # "PGD training falls less"
+    for defense in ("none", "static", "fgsm", "pgd", "distilled"):                     # "worst": every row at once
+        assert d(defense, "worst") <= min(d(defense, "fgsm"), d(defense, "pgd"), d(defense, "margin"))
     assert d("pgd", "cw_l2") > d("none", "cw_l2")
     assert d("distilled", "pgd") >= d("distilled", "fgsm") - 0.05                       # PGD no stronger than FGSM
     assert d("distilled", "pgd") > d("pgd", "pgd")                                     # "looks more robust than PGD training"
     assert r["ch06_distilled_vanished"] > 0.5                                          # "for most images"
     assert r["ch06_distilled_margin_pgd"] < d("distilled", "pgd") - 0.3                 # the masking exposed
-    assert r["ch06_distilled_transfer_fgsm"] > r["ch06_undefended_transfer_fgsm"] + 0.2  # "black-box, it holds up"
+    assert r["ch06_distilled_transfer_attack"] in ("FGSM", f"PGD-{r['ch06_attack_pgd_steps']}")  # the stronger
     assert not r["ch06_fgsm_training_catastrophic"]
 
 

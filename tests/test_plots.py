@@ -16,7 +16,10 @@ def test_epsilon_panel_draws_one_row_per_budget_and_keeps_the_model_mode(tiny_co
     model = tiny_convnet()
     model.train()
     figure = plot_epsilon_panel(model, torch.rand(1, 6, 6), 0, [str(k) for k in range(5)], (0.0, 0.05, 0.1))
-    assert len(figure.axes) == 3 * 3 and model.training
+    assert len(figure.axes) == 3 * 3 + 3 and model.training                  # three panels and a colour bar per row
+    perturbations = [axis for axis in figure.axes if axis.get_title().startswith("perturbation")]
+    assert [axis.images[0].get_clim() for axis in perturbations] == [(-1e-3, 1e-3), (-0.05, 0.05), (-0.1, 0.1)]
+    assert perturbations[0].images[0].get_cmap().name == "RdBu_r"              # red = brighter, as the book says
 
 
 def test_rows_and_columns_carry_their_labels():

@@ -163,7 +163,8 @@ def plot_points_2d(panels: Sequence[tuple[str, torch.Tensor]], centers: torch.Te
 
 def plot_epsilon_panel(model: torch.nn.Module, image: torch.Tensor, label: int, class_names: Sequence[str],
                        epsilons: Sequence[float]) -> Figure:
-    """One row per ε: the FGSM perturbation (grey = 0), the adversarial image, and the model's class
+    """One row per ε: the FGSM perturbation (white = 0, red = brighter, blue = darker, on the row's own ±ε
+    scale, with a colour bar), the adversarial image, and the model's class
     probabilities on it (true class green, predicted class red when wrong). The static equivalent of
     :func:`gancourse.widgets.epsilon_slider`."""
     from gancourse.attacks import FGSM
@@ -174,14 +175,15 @@ def plot_epsilon_panel(model: torch.nn.Module, image: torch.Tensor, label: int, 
     figure, axes = plt.subplots(len(epsilons), 3, figsize=(8, 2.1 * len(epsilons)), squeeze=False,
                                 gridspec_kw={"width_ratios": [1, 1, 2.4]})
     x, y = image.unsqueeze(0), torch.tensor([label], device=image.device)
-    largest = max([*epsilons, 1e-3])
     for row, eps in zip(axes, epsilons, strict=True):
         adversarial = FGSM(model, eps)(x, y) if eps > 0 else x
         with torch.no_grad(), frozen_eval(model):                   # the caller's model mode is kept
             probabilities = model(adversarial).softmax(1)[0].cpu()
         predicted = int(probabilities.argmax())
         delta = (adversarial - x)[0, 0].cpu().numpy()
-        row[0].imshow(delta, cmap="RdBu", vmin=-largest, vmax=largest)
+        scale = max(eps, 1e-3)
+        shown = row[0].imshow(delta, cmap="RdBu_r", vmin=-scale, vmax=scale)
+        figure.colorbar(shown, ax=row[0], fraction=0.046, pad=0.04).set_label("pixel change", fontsize=8)
         row[0].set_title(f"perturbation, ε = {eps:g}", fontsize=9)
         row[1].imshow(adversarial[0, 0].cpu().numpy(), cmap="gray", vmin=0, vmax=1)
         row[1].set_title(f"model says: {class_names[predicted]}", fontsize=9,
