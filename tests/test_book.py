@@ -197,7 +197,7 @@ def test_chapter_03_fidelity_and_speed_claims_follow_their_intervals(layout):
     assert r["ch03_fidelity_worst_real_low"] <= r["ch03_fidelity_worst_real"] <= r["ch03_fidelity_worst_real_high"]
     assert r["ch03_classifier_real_accuracy_n"] == 10_000                         # all real test images
     assert (r["ch03_dcgan_class_share_min"] > 0.01) == r["ch03_dcgan_mix_verdict"].startswith("No class is missing")
-    assert (r["ch03_pairs_true_preferred_low"] > 0.5) == r["ch03_pairs_verdict"].startswith("It prefers")
+    assert 0.5 < r["ch03_pairs_true_preferred_low"] and r["ch03_pairs_true_preferred"] < 0.75   # "above 50%, far from always"
 
 
 @pytest.mark.book
