@@ -356,8 +356,8 @@ def red_flags(cells: list[Cell], single_step: str | None = None, iterative: str 
     for defense in dict.fromkeys(cell.defense for cell in cells):
         named = {cell.attack: cell for cell in cells if cell.defense == defense}
         if single_step in named and iterative in named and named[iterative].robust >= named[single_step].robust:
-            why = (f"the oblivious {iterative} fits its perturbation to the bare classifier, and {defense} removes "
-                   f"it more easily than {single_step}'s coarser one: the oblivious threat model's limit, not "
+            why = (f"the oblivious {iterative} fits its perturbation to the bare classifier, which {defense} may "
+                   f"undo more easily than {single_step}'s coarser one: a limit of the oblivious threat model, not "
                    f"evidence of robustness (the adaptive row attacks the whole defense)"
                    if defense in purifying and named[iterative].kind == "oblivious" else
                    "more steps of the same attack do not help, so the gradient they follow is failing")
