@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gancourse.ledger import Claim, Rate, ledger_markdown, separation, verdict
+from gancourse.ledger import Claim, Rate, difference_interval, difference_sign, ledger_markdown, separation, verdict
 
 
 def test_a_rate_knows_its_interval_and_prints_it_with_n():
@@ -71,3 +71,22 @@ def test_the_ledger_table_has_a_row_per_claim_with_both_rates_and_the_computed_v
     assert "**not shown** (expects higher)" in lines[3]
     with pytest.raises(ValueError, match="at least one claim"):
         ledger_markdown([])
+
+
+def test_difference_interval_matches_newcombes_worked_example():
+    low, high = difference_interval(Rate(56, 70), Rate(48, 80))    # Newcombe 1998, Table II, example (a), method 10
+    assert low == pytest.approx(0.0524, abs=1e-4) and high == pytest.approx(0.3339, abs=1e-4)
+
+
+def test_difference_interval_is_antisymmetric_contains_the_gap_and_stays_in_range():
+    for a, b in ((Rate(0, 10), Rate(10, 10)), (Rate(3, 40), Rate(9, 50)), (Rate(500, 500), Rate(499, 500))):
+        low, high = difference_interval(a, b)
+        back_low, back_high = difference_interval(b, a)
+        assert (low, high) == pytest.approx((-back_high, -back_low))
+        assert -1 <= low <= a.value - b.value <= high <= 1
+
+
+def test_difference_sign_separates_more_than_non_overlapping_intervals():
+    a, b = Rate(673, 1000), Rate(729, 1000)      # intervals overlap, yet the difference's interval excludes 0
+    assert separation(a, b) == "overlap" and difference_sign(a, b) == "lower" and difference_sign(b, a) == "higher"
+    assert difference_sign(Rate(50, 100), Rate(52, 100)) == "not separated"

@@ -17,6 +17,7 @@ The verdict is computed, never typed: rerun the chapter with other models and th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from gancourse.evaluate import wilson_interval
@@ -75,6 +76,28 @@ def separation(a: Rate, b: Rate) -> str:
     if a_high < b_low:
         return "lower"
     return "overlap"
+
+
+def difference_interval(a: Rate, b: Rate) -> tuple[float, float]:
+    """The 95% interval of the difference a − b of two independent rates, Newcombe's (1998) hybrid score
+    interval (his method 10), built from the two Wilson intervals (l_a, u_a) and (l_b, u_b):
+
+        low  = (p_a − p_b) − √((p_a − l_a)² + (u_b − p_b)²)
+        high = (p_a − p_b) + √((u_a − p_a)² + (p_b − l_b)²)
+
+    Less strict than :func:`separation` (two intervals can overlap while the difference's interval excludes 0),
+    and the right test when the question is the difference itself."""
+    (a_low, a_high), (b_low, b_high) = a.interval, b.interval
+    gap = a.value - b.value
+    return (gap - math.hypot(a.value - a_low, b_high - b.value),
+            gap + math.hypot(a_high - a.value, b.value - b_low))
+
+
+def difference_sign(a: Rate, b: Rate) -> str:
+    """``"higher"`` or ``"lower"`` where the 95% interval of a − b (:func:`difference_interval`) excludes 0,
+    else ``"not separated"``."""
+    low, high = difference_interval(a, b)
+    return "higher" if low > 0 else "lower" if high < 0 else "not separated"
 
 
 def verdict(expected: str, a: Rate, b: Rate) -> str:
