@@ -9,6 +9,7 @@ from gancourse.augmentation import (
     balanced_loader,
     compare_arms,
     conditional_samples,
+    labels_in_shares,
     run_trial,
     shifted_and_flipped,
 )
@@ -143,3 +144,19 @@ def test_a_trial_learns_a_separable_task_and_reports_its_count():
     with pytest.raises(ValueError, match="training labels"):
         run_trial("real", build, [(images[:100], labels[:99])], (images[100:], labels[100:]), steps=1,
                   batch_size=20, seed=0)
+
+
+def test_labels_in_shares_are_exact_counts_by_largest_remainder():
+    labels = labels_in_shares([0.5, 0.3, 0.2], 10)
+    assert labels.tolist() == [0] * 5 + [1] * 3 + [2] * 2
+    counts = torch.bincount(labels_in_shares([0.334, 0.333, 0.333], 100), minlength=3).tolist()
+    assert counts == [34, 33, 33]                                     # one leftover label, to the largest remainder
+    counts = torch.bincount(labels_in_shares([0.125] * 8, 500), minlength=8)
+    assert counts.sum() == 500 and counts.max() - counts.min() <= 1   # ties: every class within one label
+    shares = torch.rand(10, generator=torch.Generator().manual_seed(0))
+    shares = (shares / shares.sum()).tolist()
+    counts = torch.bincount(labels_in_shares(shares, 777), minlength=10)
+    assert counts.sum() == 777 and all(abs(c - s * 777) < 1 for c, s in zip(counts.tolist(), shares, strict=True))
+    for bad in ([0.5, 0.6], [1.2, -0.2], []):
+        with pytest.raises(ValueError, match="sum to 1"):
+            labels_in_shares(bad, 10)

@@ -51,6 +51,21 @@ def conditional_samples(generator: nn.Module, per_class: int, num_classes: int, 
     return images, labels
 
 
+def labels_in_shares(shares: Sequence[float], total: int) -> torch.Tensor:
+    """``total`` class labels (sorted) in the given ``shares``, exactly rather than sampled: class k gets
+    ⌊s_k · total⌋ labels, and the labels left over go one each to the classes with the largest remainders
+    s_k · total − ⌊s_k · total⌋ (largest-remainder apportionment). The shares must be non-negative and sum to 1."""
+    check_count("total", total)
+    weights = torch.as_tensor(shares, dtype=torch.float64)
+    if weights.dim() != 1 or len(weights) < 1 or (weights < 0).any() or abs(weights.sum().item() - 1) > 1e-6:
+        raise ValueError(f"shares must be non-negative numbers that sum to 1, got {list(shares)}")
+    exact = weights * total
+    counts = exact.floor().long()
+    leftover = total - int(counts.sum())
+    counts[torch.argsort(exact - counts, descending=True, stable=True)[:leftover]] += 1
+    return torch.arange(len(weights)).repeat_interleave(counts)
+
+
 def shifted_and_flipped(images: torch.Tensor, labels: torch.Tensor, copies: int, seed: int,
                         max_shift: int = 2) -> Pool:
     """Classical augmentation: ``copies`` versions of every image, each shifted by a random whole number of pixels

@@ -75,7 +75,7 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
 
 def frechet_difference_interval(features_a: torch.Tensor, features_b: torch.Tensor, reference: torch.Tensor,
                                 resamples: int = 200, confidence: float = 0.95,
-                                seed: int = 0) -> tuple[float, float, float]:
+                                seed: int = 0, paired: bool = False) -> tuple[float, float, float]:
     """How much of a gap d(a) − d(b) between two Fréchet distances to one ``reference`` set is sampling noise:
     the gap and its percentile-bootstrap interval.
 
@@ -85,22 +85,31 @@ def frechet_difference_interval(features_a: torch.Tensor, features_b: torch.Tens
     same amount for a and b, so the gap is less biased than either distance. An interval that excludes 0 says
     the gap is larger than the noise of the sets' sizes — not that it would survive another training run.
 
+    ``paired=True`` is for two sets whose rows belong together (sample i of a and of b made from the same noise
+    vector, say): a and b are then redrawn with one shared set of row indices, which keeps their correlation and
+    narrows the interval accordingly; the two sets must have the same number of rows.
+
     Returns (d(a) − d(b), low, high).
     """
     check_count("resamples", resamples)
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if paired and len(features_a) != len(features_b):
+        raise ValueError(f"paired sets need the same number of rows, got {len(features_a)} and {len(features_b)}: "
+                         "pass paired=False for independent sets")
     gap = frechet_distance(features_a, reference) - frechet_distance(features_b, reference)
     generator = torch.Generator().manual_seed(seed)
 
-    def redraw(features: torch.Tensor) -> torch.Tensor:
-        return features[torch.randint(len(features), (len(features),), generator=generator)]
+    def rows(count: int) -> torch.Tensor:
+        return torch.randint(count, (count,), generator=generator)
 
     gaps = []
     for _ in range(resamples):
-        reference_draw = redraw(reference)
-        gaps.append(frechet_distance(redraw(features_a), reference_draw)
-                    - frechet_distance(redraw(features_b), reference_draw))
+        reference_draw = reference[rows(len(reference))]
+        rows_a = rows(len(features_a))
+        rows_b = rows_a if paired else rows(len(features_b))
+        gaps.append(frechet_distance(features_a[rows_a], reference_draw)
+                    - frechet_distance(features_b[rows_b], reference_draw))
     tail = (1 - confidence) / 2
     low, high = torch.tensor(gaps, dtype=torch.float64).quantile(torch.tensor([tail, 1 - tail], dtype=torch.float64))
     return gap, float(low), float(high)
