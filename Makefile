@@ -23,10 +23,10 @@ book: $(STAMP) data
 	$(PY) -m gancourse.cli build
 
 test: $(STAMP) data
-	$(PY) -m pytest tests
+	$(PY) -m pytest --durations=15 tests
 	rm -rf _build/smoke
 	$(PY) -m gancourse.cli prepare _build/smoke --profile smoke
-	GANCOURSE_NO_PROGRESS_BAR=1 GANCOURSE_CHECKPOINT_DIR=$(CURDIR)/_build/smoke/checkpoints $(PY) -m pytest --nbval-lax -p no:cacheprovider _build/smoke
+	GANCOURSE_NO_PROGRESS_BAR=1 GANCOURSE_CHECKPOINT_DIR=$(CURDIR)/_build/smoke/checkpoints $(PY) -m pytest --durations=15 --nbval-lax -p no:cacheprovider _build/smoke
 	$(PY) -m gancourse.cli build
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
 		$(PY) -m pytest -p no:cacheprovider browser_tests; \

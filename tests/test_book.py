@@ -22,6 +22,7 @@ from gancourse.book.report import estimate_text, refresh_run_info, slowest_cells
 from gancourse.book.repository import set_repository
 from gancourse.book.run_times import format_duration, read_run_times, record_run_time
 from gancourse.cli import main
+from gancourse.evaluate import sign_test
 from gancourse.ledger import Rate, verdict
 from gancourse.results import read_recorded
 
@@ -149,19 +150,39 @@ def test_chapter_06_defenses_show_what_its_prose_claims(layout):
 
 
 @pytest.mark.book
+def test_chapter_06_attack_comparisons_follow_their_tests(layout):
+    r = recorded_results(layout, "06")
+    assert r["ch06_pgd_accuracy_03_A"] <= r["ch06_fgsm_accuracy_03_A"]                 # "an upper bound"
+    assert r["ch06_fgsm_minus_pgd_A_max"] >= r["ch06_fgsm_accuracy_03_A"] - r["ch06_pgd_accuracy_03_A"]
+    cw, lbfgs = r["ch06_lbfgs_cw_cw_smaller"], r["ch06_lbfgs_cw_lbfgs_smaller"]
+    assert cw + lbfgs <= r["ch06_lbfgs_cw_both"] and r["ch06_lbfgs_cw_p"] == sign_test(cw, lbfgs)
+    ordered = r["ch06_lbfgs_cw_p"] < 0.05
+    assert (r["ch06_lbfgs_cw_order"] == "not ordered by this run") == (not ordered)
+    assert not ordered or r["ch06_lbfgs_cw_order"].startswith("C&W" if cw > lbfgs else "L-BFGS")
+
+
+@pytest.mark.book
 def test_chapter_09_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "09")
     assert r["ch09_clean_orig_A"] < r["ch09_clean_none_A"] - 0.1                           # "expensive here"
     for model in "AB":                                                                     # Rec recovers "a little"
         assert r[f"ch09_clean_orig_{model}"] <= r[f"ch09_clean_rec_{model}"] < r[f"ch09_clean_none_{model}"] - 0.05
-        assert r[f"ch09_clean_rec_{model}"] - r[f"ch09_clean_orig_{model}"] < 0.06          # "only a little"
+        assert r[f"ch09_clean_rec_{model}"] - r[f"ch09_clean_orig_{model}"] < 0.06          # "not measurably"
+    assert r["ch09_clean_rec_vs_orig_min_p"] > 0.05
+    rec, orig = Rate.of(r["ch09_rec_FGSM_A"], r["ch09_eval_size"]), Rate.of(r["ch09_white_FGSM_A_Defense_GAN_Orig"],
+                                                                          r["ch09_eval_size"])
+    assert rec.interval[0] > orig.interval[1]                                          # "Rec's interval lies above"
+    rec, orig = Rate.of(r["ch09_rec_C_W_L2_A"], r["ch09_eval_size"]), Rate.of(r["ch09_white_C_W_L2_A_Defense_GAN_Orig"],
+                                                                            r["ch09_eval_size"])
+    assert rec.interval[0] <= orig.interval[1] and orig.interval[0] <= rec.interval[1]  # "the intervals overlap"
     assert r["ch09_white_C_W_L2_A_Defense_GAN_Orig"] > r["ch09_white_C_W_L2_A_none"] + 0.3  # removes small ones
     assert r["ch09_white_FGSM_A_Defense_GAN_Orig"] < r["ch09_clean_orig_A"] - 0.3          # not large ones
     assert r["ch09_white_C_W_L2_A_adv_training"] < 0.05 and r["ch09_white_C_W_L2_A_none"] < 0.05  # C&W fools both
     assert r["ch09_auc_Defense_GAN_FGSM"] > r["ch09_auc_Defense_GAN_C_W_L2"]               # detects large ones
-    for attack in ("FGSM", "RAND_FGSM"):                                      # MagNet "wholly above" on large ones
+    for attack in ("FGSM", "RAND_FGSM"):                                      # MagNet "wholly above"
         assert r[f"ch09_auc_MagNet_{attack}_low"] > r[f"ch09_auc_Defense_GAN_{attack}_high"]
-    assert r["ch09_auc_MagNet_C_W_L2_low"] <= r["ch09_auc_Defense_GAN_C_W_L2_high"]         # C&W: "overlap"
+    low_gap = r["ch09_auc_MagNet_C_W_L2_low"] - r["ch09_auc_Defense_GAN_C_W_L2_high"]
+    assert 0 < low_gap < 0.02                                                          # C&W: "only just"
     assert r["ch09_auc_Defense_GAN_C_W_L2_low"] < 0.55                                     # "hardly above a coin's 0.5"
     assert r["ch09_grid_large_err"] < r["ch09_grid_small_err"]                             # the fit improves with L, R
     assert r["ch09_grid_longer_is"] == "lower"                                             # the over-fitting remark
@@ -198,6 +219,12 @@ def test_chapter_03_fidelity_and_speed_claims_follow_their_intervals(layout):
     assert r["ch03_fd_final_gap_low"] > 0 and r["ch03_cgan_ahead_from"] > 0   # "reaches a given distance in fewer steps"
     assert r["ch03_fd_final_gap_low"] <= r["ch03_fd_final_gap"] <= r["ch03_fd_final_gap_high"]
     assert 0 < r["ch03_cgan_reaches_dcgan_final_at"] < r["ch03_dcgan_steps"]
+    for key in ("ch03_mix_effect", "ch03_gap_at_dcgan_mix"):                     # the class-mix control
+        assert r[f"{key}_low"] <= r[key] <= r[f"{key}_high"]
+    assert r["ch03_mix_verdict_fd"].startswith("the class mix does not") == (r["ch03_gap_at_dcgan_mix_low"] > 0)
+    separated = r["ch03_mix_effect_low"] > 0 or r["ch03_mix_effect_high"] < 0
+    assert (r["ch03_mix_effect_separated"] == "beyond resampling noise") == separated
+    assert r["ch03_mix_effect_share_max"] == pytest.approx(max(r["ch03_mix_effect_high"], 0) / r["ch03_fd_final_gap"])
     assert r["ch03_fidelity_worst_real_low"] <= r["ch03_fidelity_worst_real"] <= r["ch03_fidelity_worst_real_high"]
     assert r["ch03_classifier_real_accuracy_n"] == 10_000                         # all real test images
     assert (r["ch03_dcgan_class_share_min"] > 0.01) == r["ch03_dcgan_mix_verdict"].startswith("No class is missing")
