@@ -153,7 +153,6 @@ def test_chapter_06_defenses_show_what_its_prose_claims(layout):
 def test_chapter_06_attack_comparisons_follow_their_tests(layout):
     r = recorded_results(layout, "06")
     assert r["ch06_pgd_accuracy_03_A"] <= r["ch06_fgsm_accuracy_03_A"]                 # "an upper bound"
-    assert r["ch06_fgsm_minus_pgd_A_max"] >= r["ch06_fgsm_accuracy_03_A"] - r["ch06_pgd_accuracy_03_A"]
     cw, lbfgs = r["ch06_lbfgs_cw_cw_smaller"], r["ch06_lbfgs_cw_lbfgs_smaller"]
     assert cw + lbfgs <= r["ch06_lbfgs_cw_both"] and r["ch06_lbfgs_cw_p"] == sign_test(cw, lbfgs)
     ordered = r["ch06_lbfgs_cw_p"] < 0.05
@@ -165,7 +164,7 @@ def test_chapter_06_attack_comparisons_follow_their_tests(layout):
 def test_chapter_09_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "09")
     assert r["ch09_clean_orig_A"] < r["ch09_clean_none_A"] - 0.1                           # "expensive here"
-    for model in "AB":                                                                     # Rec recovers "a little"
+    for model in "AB":                                                                     # Rec's clean recovery
         assert r[f"ch09_clean_orig_{model}"] <= r[f"ch09_clean_rec_{model}"] < r[f"ch09_clean_none_{model}"] - 0.05
         assert r[f"ch09_clean_rec_{model}"] - r[f"ch09_clean_orig_{model}"] < 0.06          # "not measurably"
     assert r["ch09_clean_rec_vs_orig_min_p"] > 0.05
