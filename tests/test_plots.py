@@ -25,9 +25,10 @@ def test_epsilon_panel_draws_one_row_per_budget_and_keeps_the_model_mode(tiny_co
 def test_rows_and_columns_carry_their_labels():
     from gancourse.plots import show_images
     figure = show_images(torch.rand(6, 1, 28, 28), nrow=3, row_labels=["start", "optimised"],
-                         column_labels=["T-shirt", "Trouser", "Pullover"], marks=[True, False, True, True, True, False])
+                         column_labels=["T-shirt", "Trouser", "Pullover"], marks=[True, False, None, True, True, False])
     axis = figure.axes[0]
-    assert [text.get_text() for text in axis.texts] == ["✓", "✗", "✓", "✓", "✓", "✗"]
+    assert [text.get_text() for text in axis.texts] == ["✓", "✗", "–", "✓", "✓", "✗"]
+    assert [text.get_color() for text in axis.texts][:3] == ["limegreen", "red", "gray"]
     assert [label.get_text() for label in axis.get_xticklabels()] == ["T-shirt", "Trouser", "Pullover"]
     assert [label.get_text() for label in axis.get_yticklabels()] == ["start", "optimised"]
     matplotlib.pyplot.close(figure)
