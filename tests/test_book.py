@@ -228,6 +228,12 @@ def test_chapter_03_fidelity_and_speed_claims_follow_their_intervals(layout):
     assert r["ch03_classifier_real_accuracy_n"] == 10_000                         # all real test images
     assert (r["ch03_dcgan_class_share_min"] > 0.01) == r["ch03_dcgan_mix_verdict"].startswith("No class is missing")
     assert 0.5 < r["ch03_pairs_true_preferred_low"] and r["ch03_pairs_true_preferred"] < 0.75   # "above 50%, far from always"
+    compared, cgan, dcgan = (r[f"ch03_perclass_{key}"] for key in ("compared", "cgan_closer", "dcgan_closer"))
+    assert cgan + dcgan <= compared and r["ch03_perclass_n"] >= 100                # exercise ex03-perclass
+    assert (r["ch03_perclass_verdict"] == "the cGAN's lead holds class by class, not only in the mix") == (
+        dcgan == 0 and cgan >= compared / 2)
+    floors = r["ch03_perclass_floor_mean"], r["ch03_fd_floor"]
+    assert abs(floors[0] - floors[1]) < 0.25 * max(floors)                          # "the two pull about evenly"
 
 
 @pytest.mark.book
@@ -283,6 +289,7 @@ def test_chapter_07_shows_the_effects_its_prose_claims(layout):
         assert r[f"ch07_defense_Iter_Adv_vs_{other}_robust"] == "higher"
     for attack in ("FGSM", "PGD", "AdvGAN"):                                                # every defense helps
         assert all(r[f"ch07_defense_{d}_{attack}"] < r[f"ch07_defense_none_{attack}"] for d in ("Adv", "Ens", "Iter_Adv"))
+    assert r["ch07_curve_verdict"].startswith("it had stopped") == (r["ch07_curve_last"] - r["ch07_curve_before"] < 0.01)
 
 
 @pytest.mark.book
@@ -359,7 +366,7 @@ def test_chapter_11_shows_the_effects_its_prose_claims(layout):
         assert r["ch11_adaptive_Defense_GAN_low"] <= r[f"ch11_{attack}_Defense_GAN_high"]        # not separated
     assert r["ch11_dg_every_call"] < r["ch11_dg_first_call"] and r["ch11_dg_changed"] > 0.05   # a random decision
     assert r["ch11_dg_adaptive_weaker"] == 0 and r["ch11_dg_strongest_expected"].startswith("adaptive")  # measured
-    assert "not distinguishable from FGSM, PGD-20" in r["ch11_dg_adaptive_verdict"]     # "not shown to beat" them
+    assert "weaker" not in r["ch11_dg_adaptive_verdict"]                                # "weaker than no row"
     assert r["ch11_dg_expected_adaptive_PGD_20_2_high"] < r["ch11_dg_expected_clean"]  # it moves the defense, a little
     assert r["ch11_dg_expected_adaptive_PGD_20_2_low"] > 0.5
     assert r["ch11_worst_case_bounded_Defense_GAN"] < min(r[f"ch11_{a}_Defense_GAN"] for a in ("FGSM", "adaptive"))

@@ -261,13 +261,31 @@ def test_a_chapter_zoo_announces_each_model_once(tmp_path, bundle, monkeypatch):
 
 def test_the_matrix_cache_folder_changes_with_the_attacks_and_the_models(tmp_path, bundle, monkeypatch):
     chapter_zoo = Zoo(TINY, bundle, 0, store=CheckpointStore(tmp_path))
-    first = robustness.book_matrix_cache(chapter_zoo, "A").folder
-    assert first.parent == tmp_path / "matrix-cells" and robustness.book_matrix_cache(chapter_zoo, "A").folder == first
+    first = robustness.book_matrix_cache(chapter_zoo, "A", []).folder
+    assert first.parent == tmp_path / "matrix-cells"
+    assert robustness.book_matrix_cache(chapter_zoo, "A", []).folder == first
     monkeypatch.setattr(robustness, "ATTACKS_VERSION", robustness.ATTACKS_VERSION + 1)   # a changed attack
-    assert robustness.book_matrix_cache(chapter_zoo, "A").folder != first
+    assert robustness.book_matrix_cache(chapter_zoo, "A", []).folder != first
     monkeypatch.undo()
     chapter_zoo.models_given.add("model_classifier_A_0123456789abcdef")                 # another model
-    assert robustness.book_matrix_cache(chapter_zoo, "A").folder != first
+    assert robustness.book_matrix_cache(chapter_zoo, "A", []).folder != first
+
+
+def test_a_fixed_rows_generator_keys_its_own_cells_not_the_folder(tmp_path, bundle):
+    from gancourse.matrix import AttackSpec
+
+    chapter_zoo = Zoo(TINY, bundle, 0, store=CheckpointStore(tmp_path))
+    _, generator_record = chapter_zoo.advgan("D")
+    row = AttackSpec("AdvGAN", "fixed", lambda _: None, settings={robustness.MADE_FROM: zoo.model_key(generator_record)})
+    assert zoo.model_key(generator_record) in chapter_zoo.models_given
+    folder = robustness.book_matrix_cache(chapter_zoo, "A", [row]).folder
+    assert robustness.book_matrix_cache(chapter_zoo, "A", []).folder != folder          # unnamed: in the folder's key
+    chapter_zoo.models_given.discard(zoo.model_key(generator_record))                   # as before it was given
+    assert robustness.book_matrix_cache(chapter_zoo, "A", [row]).folder == folder        # named by its row only
+    cache, images, labels = robustness.book_matrix_cache(chapter_zoo, "A", [row]), torch.zeros(2, 1, 28, 28), torch.zeros(2)
+    retrained = dataclasses.replace(row, settings={robustness.MADE_FROM: "model_advgan_D_none_untargeted_other"})
+    assert (cache.key("AdvGAN", "none", [], images, labels, row.settings)
+            != cache.key("AdvGAN", "none", [], images, labels, retrained.settings))   # its cells are recomputed
 
 
 def test_the_few_label_cgan_trains_on_its_labelled_subset_only(tmp_path, bundle):

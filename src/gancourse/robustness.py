@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -50,7 +50,7 @@ from gancourse.matrix_cache import CellCache
 from gancourse.models.classifiers import CLASSIFIERS
 from gancourse.profiles import resolve_profile
 from gancourse.runtime import ChapterRun, best_device
-from gancourse.zoo import Zoo
+from gancourse.zoo import Zoo, model_key
 
 MAGNET_FALSE_POSITIVES = 0.01  # MagNet's threshold: 1% of clean validation images rejected (as in chapter 09)
 ADAPTIVE_RESTARTS = 2  # the adaptive attack's random starts (each later one only for the images not yet fooled)
@@ -62,6 +62,8 @@ AUTOATTACK_NAME = "AutoAttack APGD-CE+DLR"
 ATTACKS_VERSION = 1  # part of the matrix cache's key (book_matrix_cache): raise it whenever a row's code changes
 # in a way the row's own settings (AttackSpec.settings) do not name
 ADAPTIVE_VERSION = 2  # the adaptive rows' own setting: 1 = identity BPDA through Defense-GAN, 2 = tangent-space BPDA
+MADE_FROM = "model"  # a fixed row's setting: the model its images come from (a generator, a substitute), so that
+# a retrained or newly published one recomputes that row's cells only (book_matrix_cache leaves it out of the folder)
 
 
 def book_defenses(zoo: Zoo, name: str, validation: torch.Tensor) -> list[Defense]:
@@ -97,10 +99,14 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
     bundle, profile = zoo.bundle, zoo.profile
     eps, classes, steps = bundle.info.linf_budget, len(bundle.info.classes), profile.attack_steps
     unbounded = profile.adaptive_eval_size   # minimum-norm attacks: a mean distance needs fewer images than a rate
+    cw_steps = min(100, 5 * steps)   # 100 at the cpu and gpu profiles, fewer only for a smoke run
     model = zoo.classifier(name)[0].eval()
-    substitute = zoo.substitute(name)[0].eval()
-    advgan = AdvGAN(model, {"untargeted": zoo.advgan(name)[0]["generator"]})
-    aigan = AIGAN(model, zoo.aigan(name)[0]["generator"])
+    substitute, substitute_record = zoo.substitute(name)
+    advgan_pair, advgan_record = zoo.advgan(name)
+    aigan_pair, aigan_record = zoo.aigan(name)
+    substitute = substitute.eval()
+    advgan = AdvGAN(model, {"untargeted": advgan_pair["generator"]})
+    aigan = AIGAN(model, aigan_pair["generator"])
 
     def next_class(attack) -> Craft:
         return lambda images, labels: attack(images, target=(labels + 1) % classes)
@@ -116,25 +122,29 @@ def book_attacks(zoo: Zoo, name: str) -> list[AttackSpec]:
         AttackSpec(f"PGD-{steps}", "oblivious", lambda m: PGD(m, eps, steps=steps)),
         AttackSpec("DeepFool", "oblivious", lambda m: DeepFool(m, steps=steps), bounded=False, sample=unbounded),
         AttackSpec("JSMA", "oblivious", lambda m: next_class(JSMA(m)), bounded=False, sample=unbounded),
-        AttackSpec("C&W L2", "oblivious", lambda m: CarliniWagnerL2(m, steps=100, search_steps=5), bounded=False,
-                   sample=unbounded),
-        AttackSpec("substitute (black-box)", "fixed", lambda _: FGSM(substitute, eps)),
-        AttackSpec("AdvGAN", "fixed", lambda _: advgan),
-        AttackSpec("AI-GAN", "fixed", lambda _: next_class(aigan)),
+        AttackSpec("C&W L2", "oblivious", lambda m: CarliniWagnerL2(m, steps=cw_steps, search_steps=5),
+                   bounded=False, sample=unbounded),
+        AttackSpec("substitute (black-box)", "fixed", lambda _: FGSM(substitute, eps),
+                   settings={MADE_FROM: model_key(substitute_record)}),
+        AttackSpec("AdvGAN", "fixed", lambda _: advgan, settings={MADE_FROM: model_key(advgan_record)}),
+        AttackSpec("AI-GAN", "fixed", lambda _: next_class(aigan), settings={MADE_FROM: model_key(aigan_record)}),
         adaptive_spec(f"adaptive PGD-{steps}×{ADAPTIVE_RESTARTS}", eps, steps, classes),
         *([AttackSpec(AUTOATTACK_NAME, "adaptive", autoattack)] if autoattack_available() else []),
     ]
 
 
-def book_matrix_cache(zoo: Zoo, name: str) -> CellCache:
+def book_matrix_cache(zoo: Zoo, name: str, attacks: Sequence[AttackSpec]) -> CellCache:
     """Where the matrix of classifier ``name`` keeps its finished cells (so an interrupted run resumes):
     a folder of ``zoo``'s checkpoint store named by a hash of the profile, dataset, seed, classifier, the
     checkpoints of every model ``zoo`` has given so far (call it after :func:`book_defenses` and
     :func:`book_attacks`, so that a retrained model starts a fresh folder) and the rows' settings
     (:data:`ATTACKS_VERSION` and the adaptive attack's restarts, EOT samples and AutoAttack's iterations), so that
-    a changed attack never reads an old cell."""
+    a changed attack never reads an old cell. The models a row of ``attacks`` names in its settings
+    (:data:`MADE_FROM`: a fixed row's generator or substitute) are left out: they are in that row's cell keys, so a
+    retrained or newly published generator recomputes its own row and no other."""
+    named = {spec.settings[MADE_FROM] for spec in attacks if MADE_FROM in spec.settings}
     key = {"profile": dataclasses.asdict(zoo.profile), "dataset": zoo.bundle.info.name, "seed": zoo.seed,
-           "classifier": name, "models": sorted(zoo.models_given),
+           "classifier": name, "models": sorted(zoo.models_given - named),
            "attacks": {"version": ATTACKS_VERSION, "adaptive_restarts": ADAPTIVE_RESTARTS,
                        "eot_samples": EOT_SAMPLES, "judge_calls": JUDGE_CALLS,
                        "autoattack_steps": AUTOATTACK_STEPS}}
@@ -214,7 +224,7 @@ def run_book_matrix(model: str, dataset: str, profile: str, images: int | None, 
     validation = bundle.test_images[count:count + 500].to(device)
     defenses = book_defenses(zoo, model, validation)
     attacks = book_attacks(zoo, model)
-    cells = run_matrix(attacks, defenses, evaluated, labels, progress=progress, cache=book_matrix_cache(zoo, model))
+    cells = run_matrix(attacks, defenses, evaluated, labels, progress=progress, cache=book_matrix_cache(zoo, model, attacks))
     metadata = {"dataset": dataset, "profile": resolved.name, "model": model, "images": count,
                 "seed": seed, "eps": bundle.info.linf_budget, "device": device.type, "torch": torch.__version__}
     return cells, write_matrix(cells, folder, metadata)

@@ -26,11 +26,11 @@ from gancourse.zoo.attacks import ADVGAN_WEIGHTS, AttackRecipes
 from gancourse.zoo.classifiers import DEFENSES, ENSEMBLE_SOURCES, SUBSTITUTE_SEEDS
 from gancourse.zoo.defenses import DefenseRecipes
 from gancourse.zoo.gans import CYCLEGAN_BATCH, SNAPSHOT_SAMPLES, STYLEGAN_BATCH, snapshot_steps
-from gancourse.zoo.recipe import Call, RecipeContext, origin, training_seconds, training_steps
+from gancourse.zoo.recipe import Call, RecipeContext, model_key, origin, training_seconds, training_steps
 
 __all__ = ["ADVGAN_WEIGHTS", "CYCLEGAN_BATCH", "DEFENSES", "ENSEMBLE_SOURCES", "SNAPSHOT_SAMPLES", "STYLEGAN_BATCH",
-           "SUBSTITUTE_SEEDS", "Call", "RecipeContext", "Zoo", "origin", "snapshot_steps", "training_seconds",
-           "training_steps"]
+           "SUBSTITUTE_SEEDS", "Call", "RecipeContext", "Zoo", "model_key", "origin", "snapshot_steps",
+           "training_seconds", "training_steps"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -229,12 +229,17 @@ class RecipeContext:
         model, checkpoint = self.store.load_or_train(
             name, config, build, not_published if self.weights == "lookup" else timed_train,
             fetch=fetch if self.weights != "train" else None)
-        key = f"model_{slug(checkpoint.path.stem)}"
+        key = model_key(checkpoint)
         if key not in self.models_given:
             self.models_given.add(key)
             if self.announce:
                 record(key, model_summary(checkpoint))
         return model.to(self.device), checkpoint
+
+
+def model_key(checkpoint: CheckpointRecord) -> str:
+    """The name a model goes by in :attr:`RecipeContext.models_given` and in a page's record of its models."""
+    return f"model_{slug(checkpoint.path.stem)}"
 
 
 def training_steps(checkpoint: CheckpointRecord) -> int:
