@@ -358,6 +358,7 @@ def test_chapter_11_shows_the_effects_its_prose_claims(layout):
     assert r["ch11_clean_PGD_adv_training_high"] < r["ch11_clean_none_low"]             # at a clean price
     assert {r["ch11_best_worst"], r["ch11_runner_up_worst"]} == {"PGD adv. training", "Defense-GAN"}
     assert not r["ch11_best_separated"]                                                # "their intervals overlap"
+    assert r["ch11_AdvGAN_detector_low"] <= r["ch11_AdvGAN_none_high"]                 # the detector misses AdvGAN
     for attack in ("substitute_black_box", "AdvGAN", "AI_GAN"):                         # transfer is weaker
         assert r[f"ch11_{attack}_none_low"] > r["ch11_PGD_20_none_high"]
     assert r["ch11_l2_C_W_L2_none"] < r["ch11_l2_C_W_L2_FGSM_adv_training"] < r["ch11_l2_C_W_L2_PGD_adv_training"]

@@ -92,6 +92,21 @@ def test_a_comparison_at_the_profiles_budget_trains_beside_the_published_model(t
     assert len(announced) == 2 and alike.models_given is zoo.models_given       # both in the page's header
 
 
+def test_a_profile_budget_recipe_trains_against_the_published_models_it_needs(tmp_path):
+    advgan_row = ReferenceModel("advgan-A@mnist5k", "mnist5k", lambda zoo: zoo.advgan("A"), "3 steps", 3,
+                                lambda zoo, model, record: {}, "none (a test)")
+    classifier, _ = published_reference(tmp_path, [tiny_row(), advgan_row])
+    zoo = chapter_zoo(tmp_path)
+    _, published = zoo.advgan("A")
+    _, at_budget = zoo.profile_budget("advgan").advgan("A")
+    assert published.source == "published" and at_budget.source == "trained"
+    assert (published.config["training"]["iterations"], at_budget.config["training"]["iterations"]) == (3, 2)
+    assert at_budget.config["inputs"] == {"target_model": classifier.record.path.name}   # the published classifier
+    assert zoo.at_profile == frozenset()                                                 # the chapter's zoo unchanged
+    with pytest.raises(ValueError, match="'advgan_black_box' is not a recipe with reference weights"):
+        zoo.profile_budget("advgan_black_box")
+
+
 def test_without_published_weights_the_chapter_trains_with_its_profile(tmp_path):
     _, record = chapter_zoo(tmp_path).classifier("A")  # tmp_path/weights does not exist; the download fails
     assert record.source == "trained" and record.config["train_size"] == 48

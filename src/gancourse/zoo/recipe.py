@@ -104,13 +104,14 @@ def reference_first(recipe: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(recipe)
     def looked_up_first(self: RecipeContext, *args: Any, **kwargs: Any) -> Any:
-        if self.weights == "published":
+        if self.weights == "published" and recipe.__name__ not in self.at_profile:
             try:
                 return recipe(self.reference_context(), *args, **kwargs)
             except NotPublished:
                 pass  # nothing published for it (or for a model it needs): the chapter's budget trains it
         return recipe(self, *args, **kwargs)
 
+    looked_up_first.reference_first = True  # type: ignore[attr-defined]
     return looked_up_first
 
 
@@ -140,6 +141,8 @@ class RecipeContext:
     another recipe's input, is announced once)."""
     reference: Profile = REFERENCE
     """The reference budget the published weights were trained with (tests use a tiny one)."""
+    at_profile: frozenset[str] = frozenset()
+    """Recipes run with the chapter's profile although they have reference weights (:meth:`profile_budget`)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.bundle, DataBundle):
@@ -170,6 +173,18 @@ class RecipeContext:
         where published weights exist. For comparing two models trained alike (chapter 03 sets its conditional GAN
         beside a DCGAN of the same budget); the page's header still lists every model given."""
         return dataclasses.replace(self, weights="train")
+
+    def profile_budget(self, *recipes: str) -> RecipeContext:
+        """This context with the named :func:`reference_first` recipes (e.g. ``"advgan"``) trained with the
+        chapter's profile even where reference weights exist, while the models they depend on are still looked
+        up as usual, published weights first. For setting a published model beside one of the chapter's budget
+        trained against the same inputs (chapter 07: the published AdvGAN and a 200-step one, both against the
+        published classifier A)."""
+        for name in recipes:
+            if not getattr(getattr(type(self), name, None), "reference_first", False):
+                raise ValueError(f"{name!r} is not a recipe with reference weights; give the name of one marked "
+                                 "@reference_first (e.g. 'advgan', 'aigan', 'classifier')")
+        return dataclasses.replace(self, at_profile=self.at_profile | frozenset(recipes))
 
     def data_config(self) -> dict[str, Any]:
         """The part of every config that names the data and the seed."""
