@@ -28,7 +28,7 @@ def test_rows_and_columns_carry_their_labels():
                          column_labels=["T-shirt", "Trouser", "Pullover"], marks=[True, False, None, True, True, False])
     axis = figure.axes[0]
     assert [text.get_text() for text in axis.texts] == ["✓", "✗", "–", "✓", "✓", "✗"]
-    assert [text.get_color() for text in axis.texts][:3] == ["limegreen", "red", "gray"]
+    assert [text.get_color() for text in axis.texts][:3] == ["limegreen", "red", "gold"]
     assert [label.get_text() for label in axis.get_xticklabels()] == ["T-shirt", "Trouser", "Pullover"]
     assert [label.get_text() for label in axis.get_yticklabels()] == ["start", "optimised"]
     matplotlib.pyplot.close(figure)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib import patheffects
 from matplotlib.figure import Figure
 from torchvision.utils import make_grid
 
@@ -24,7 +25,7 @@ def show_images(
     ``row_labels`` names each row (e.g. the class of a class-by-class grid), ``column_labels`` each column (e.g.
     the target class of a per-target grid; shown under the grid, small and rotated so long names do not collide).
     ``marks`` puts a green ✓ (True) or a red ✗ (False) in the corner of each image (e.g. "target reached"), or a
-    grey – (None) where the question does not apply (e.g. an attack on an image the model already got wrong).
+    gold – (None) where the question does not apply (e.g. an attack on an image the model already got wrong).
     """
     if images.dim() != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"images must be N×1×H×W or N×3×H×W, got shape {tuple(images.shape)}")
@@ -45,9 +46,10 @@ def show_images(
     axis.imshow(grid.permute(1, 2, 0).numpy(), cmap="gray" if images.shape[1] == 1 else None, vmin=0, vmax=1)
     for index, mark in enumerate(marks if marks is not None else []):
         row, column = divmod(index, nrow)
-        symbol, color = ("–", "gray") if mark is None else ("✓", "limegreen") if mark else ("✗", "red")
+        symbol, color = ("–", "gold") if mark is None else ("✓", "limegreen") if mark else ("✗", "red")
         axis.text(2 + (width + 2) * column + width - 1, 2 + (height + 2) * row + 1, symbol, color=color,
-                  fontsize=8, ha="right", va="top", fontweight="bold")
+                  fontsize=8, ha="right", va="top", fontweight="bold",
+                  path_effects=[patheffects.withStroke(linewidth=1.5, foreground="black")])  # seen on any pixel
     if column_labels is not None:
         axis.set_xticks([2 + (width + 2) * column + width / 2 for column in range(len(column_labels))],
                         labels=list(column_labels), rotation=45, ha="right", fontsize=7)
