@@ -73,6 +73,23 @@ def test_a_chapter_loads_the_published_reference_model_instead_of_training_its_o
     assert all(torch.equal(value, as_published[key].to(value.dtype)) for key, value in model.state_dict().items())
 
 
+def test_publishing_leaves_the_store_holding_the_model_as_published(tmp_path):
+    from gancourse.weights import publish
+
+    (done,) = published_reference(tmp_path)
+    store = CheckpointStore(tmp_path / "reference-store")
+    state, metadata = store.stored(done.record.name, done.record.config)
+    (entry,) = read_manifest(tmp_path / "weights").values()
+    assert metadata["published"]["sha256"] == entry.sha256 and metadata["published"]["steps"] == 2
+    floats = [value for value in state.values() if value.is_floating_point()]
+    assert floats and all(value.dtype == torch.float32 and torch.equal(value, value.half().float()) for value in floats)
+    again = publish(store, done.record.name, done.record.config, "float16", entry.provenance, folder=tmp_path / "weights")
+    assert again == entry                                               # the same bytes: nothing restamped
+    _, record = Zoo(TINY_REFERENCE, make_loaders("mnist5k", TINY_REFERENCE, 0), 0, store=store, weights="lookup",
+                    published=isolated(tmp_path), reference=TINY_REFERENCE).classifier("A")
+    assert origin(record) == "published weights" and model_summary(record)["source"] == "published"
+
+
 def test_weights_train_trains_with_the_chapters_profile(tmp_path):
     published_reference(tmp_path)
     _, record = chapter_zoo(tmp_path, weights="train").classifier("A")

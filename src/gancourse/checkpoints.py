@@ -149,6 +149,20 @@ class CheckpointStore:
         atomic_torch_save(payload, path)
         return path
 
+    def replace_stored(self, name: str, config: Mapping[str, Any], state: Mapping[str, torch.Tensor],
+                       metadata: Mapping[str, Any]) -> Path:
+        """Overwrite the model stored for (``name``, ``config``) with ``state`` and ``metadata``, atomically
+        (e.g. with the weights as published, so that this store gives what a reader's would)."""
+        self.stored(name, config)  # it must exist and be sound: this replaces a model, it never adds one
+        metadata = dict(metadata)
+        state = _cpu_copy(state)
+        payload = {"format_version": FORMAT_VERSION, "name": name, "config_json": _canonical_json(config),
+                   "state_dict": state, "state_digest": tensors_digest(state),
+                   "metadata_json": _canonical_json(metadata), "torch_version": str(torch.__version__)}
+        path = self.path(name, config)
+        atomic_torch_save(payload, path)
+        return path
+
     def load(self, name: str, config: Mapping[str, Any], model: nn.Module) -> dict[str, Any]:
         """Load the weights stored for (``name``, ``config``) into ``model``; returns the stored metadata.
 

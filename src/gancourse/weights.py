@@ -464,13 +464,16 @@ def publish(store: CheckpointStore, name: str, config: Mapping[str, Any], dtype:
     folder = Path(folder) if folder is not None else weights_folder()
     entries = read_manifest(folder) if (folder / MANIFEST_NAME).is_file() else {}
     state, metadata = store.stored(name, config)
+    metadata = {key: value for key, value in metadata.items() if key != "published"}  # as it was trained
     file = store.path(name, config).name
+    published_state = _as_dtype(state, DTYPES[dtype], name)
     buffer = io.BytesIO()
     torch.save({"format_version": FILE_FORMAT, "name": name, "config_json": json.dumps(config, sort_keys=True),
-                "dtype": dtype, "state_dict": _as_dtype(state, DTYPES[dtype], name),
-                "metadata_json": json.dumps(metadata, sort_keys=True)}, buffer)
+                "dtype": dtype, "state_dict": published_state, "metadata_json": json.dumps(metadata, sort_keys=True)},
+               buffer)
     data = buffer.getvalue()
     if file in entries and entries[file].sha256 == hashlib.sha256(data).hexdigest():
+        _store_as_published(store, name, config, state, published_state, metadata, entries[file])
         return entries[file]  # already published, byte for byte: its provenance (when and where it was trained) stands
     others = sum(path.stat().st_size for path in folder.glob("*") if path.is_file() and path.name != file) \
         if folder.is_dir() else 0
@@ -483,7 +486,20 @@ def publish(store: CheckpointStore, name: str, config: Mapping[str, Any], dtype:
     entry = Entry(name, config_hash(config), json.loads(json.dumps(config)), file, hashlib.sha256(data).hexdigest(),
                   len(data), dtype, provenance)
     _write_manifest(folder, {**entries, file: entry})
+    _store_as_published(store, name, config, state, published_state, metadata, entry)
     return entry
+
+
+def _store_as_published(store: CheckpointStore, name: str, config: Mapping[str, Any], state: Mapping[str, Any],
+                        published_state: Mapping[str, Any], metadata: Mapping[str, Any], entry: Entry) -> None:
+    """Replace the store's model with the published one, as :meth:`PublishedWeights.load_into` gives it to a
+    reader (each tensor cast back to its stored dtype, the provenance under ``"published"``), so that pages
+    executed on the machine that trained it print what a reader's run prints."""
+    as_loaded = {key: value.to(state[key].dtype) if isinstance(value, torch.Tensor) and value.is_floating_point()
+                 else value for key, value in published_state.items()}
+    store.replace_stored(name, config, as_loaded,
+                         {**metadata, "published": {"file": entry.file, "sha256": entry.sha256, "dtype": entry.dtype,
+                                                    **dataclasses.asdict(entry.provenance)}})
 
 
 def unpublish(file: str, folder: str | Path | None = None) -> Entry:

@@ -323,9 +323,10 @@ def train_reference(rows: Iterable[ReferenceModel], store: CheckpointStore, devi
 
 
 def publish_trained(store: CheckpointStore, trained: Trained, folder: str | Path | None = None) -> Entry | None:
-    """Publish a finished reference model (:func:`gancourse.weights.publish`) with its row's dtype; None when it
-    came from the published weights already."""
-    if trained.record.source == "published" or "published" in trained.record.metadata:
+    """Publish a finished reference model (:func:`gancourse.weights.publish`) with its row's dtype; None when this
+    run loaded it from the published weights. Publishing a model already published is idempotent: the store then
+    holds it as published (:func:`gancourse.weights.publish`), the same bytes, the same entry."""
+    if trained.record.source == "published":
         return None
     return publish(store, trained.record.name, trained.record.config, trained.row.dtype, trained.provenance,
                    folder=folder)
