@@ -133,32 +133,27 @@ class CheckpointStore:
 
     def save(self, name: str, config: Mapping[str, Any], model: nn.Module, metadata: Mapping[str, Any] | None = None) -> Path:
         """Store ``model``'s weights with its config and JSON ``metadata``, atomically; returns the path."""
-        metadata = dict(metadata or {})
-        _canonical_json(metadata)
-        state = _cpu_copy(model.state_dict())
-        payload = {
-            "format_version": FORMAT_VERSION,
-            "name": name,
-            "config_json": _canonical_json(config),
-            "state_dict": state,
-            "state_digest": tensors_digest(state),
-            "metadata_json": _canonical_json(metadata),
-            "torch_version": str(torch.__version__),
-        }
-        path = self.path(name, config)
-        atomic_torch_save(payload, path)
-        return path
+        return self._write(name, config, model.state_dict(), metadata or {})
 
     def replace_stored(self, name: str, config: Mapping[str, Any], state: Mapping[str, torch.Tensor],
                        metadata: Mapping[str, Any]) -> Path:
         """Overwrite the model stored for (``name``, ``config``) with ``state`` and ``metadata``, atomically
         (e.g. with the weights as published, so that this store gives what a reader's would)."""
         self.stored(name, config)  # it must exist and be sound: this replaces a model, it never adds one
-        metadata = dict(metadata)
+        return self._write(name, config, state, metadata)
+
+    def _write(self, name: str, config: Mapping[str, Any], state: Mapping[str, torch.Tensor],
+               metadata: Mapping[str, Any]) -> Path:
         state = _cpu_copy(state)
-        payload = {"format_version": FORMAT_VERSION, "name": name, "config_json": _canonical_json(config),
-                   "state_dict": state, "state_digest": tensors_digest(state),
-                   "metadata_json": _canonical_json(metadata), "torch_version": str(torch.__version__)}
+        payload = {
+            "format_version": FORMAT_VERSION,
+            "name": name,
+            "config_json": _canonical_json(config),
+            "state_dict": state,
+            "state_digest": tensors_digest(state),
+            "metadata_json": _canonical_json(dict(metadata)),
+            "torch_version": str(torch.__version__),
+        }
         path = self.path(name, config)
         atomic_torch_save(payload, path)
         return path
