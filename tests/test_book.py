@@ -276,7 +276,7 @@ def test_chapter_07_shows_the_effects_its_prose_claims(layout):
     assert r["ch07_ablation_l2_no_L_hinge_0"] > r["ch07_ablation_l2_full_objective"]      # the hinge bounds ℓ2
     static_gap = r["ch07_black_box_static_student"] - r["ch07_black_box_static"]           # student → black box
     assert r["ch07_black_box_dynamic_student"] - r["ch07_black_box_dynamic"] < static_gap / 2  # "closes most of that gap"
-    assert r["ch07_distillation_verdict"] == "overlap"                                    # "cannot rank them"
+    assert r["ch07_distillation_verdict"] in ("overlap", "mixed")                         # "no consistent order"
     assert r["ch07_claim_0_verdict"] == "contradicted"                                    # not "as high as PGD"
     assert {r[f"ch07_claim_{i}_verdict"] for i in (2, 3, 4)} == {"contradicted"}         # "fails here outright"
     assert r["ch07_defense_Iter_Adv_AdvGAN"] < 0.1                                        # "almost never succeeds"
@@ -284,7 +284,9 @@ def test_chapter_07_shows_the_effects_its_prose_claims(layout):
     assert r["ch07_ablation_vs_full_no_L_hinge_0"] == "overlap"                           # "not measurably different"
     assert r["ch07_black_box_static_student_vs_black_box"] == "higher"                    # the student flatters it
     assert r["ch07_black_box_dynamic_student_vs_black_box"] == "overlap"                  # "about as often"
-    assert r["ch07_black_box_dynamic_spread"] > abs(r["ch07_black_box_dynamic"] - r["ch07_black_box_static"])
+    spread = max(r["ch07_black_box_dynamic_spread"], r["ch07_black_box_static_spread"])    # "comparable to the gap"
+    assert spread > 0.5 * abs(r["ch07_black_box_dynamic"] - r["ch07_black_box_static"])
+    assert r["ch07_reference_vs_budget_p"] < 0.05 and r["ch07_reference_only"] > r["ch07_budget_only"]  # image by image
     for other in ("Adv", "Ens"):                                                          # PGD training holds best
         assert r[f"ch07_defense_Iter_Adv_vs_{other}_robust"] == "higher"
     for attack in ("FGSM", "PGD", "AdvGAN"):                                                # every defense helps
