@@ -360,9 +360,7 @@ class PublishedWeights:
                           "profile's budget instead", PublishedWeightsWarning, stacklevel=2)
             return None
         model.load_state_dict(state)
-        return {**metadata,
-                "published": {"file": entry.file, "sha256": entry.sha256, "dtype": entry.dtype,
-                              **dataclasses.asdict(entry.provenance)}}
+        return {**metadata, "published": _published_metadata(entry)}
 
     def _checked_file(self, entry: Entry) -> Path:
         """The file of ``entry`` whose SHA-256 matches the manifest: the local folder's, else one downloaded
@@ -497,9 +495,13 @@ def _store_as_published(store: CheckpointStore, name: str, config: Mapping[str, 
     executed on the machine that trained it print what a reader's run prints."""
     as_loaded = {key: value.to(state[key].dtype) if isinstance(value, torch.Tensor) and value.is_floating_point()
                  else value for key, value in published_state.items()}
-    store.replace_stored(name, config, as_loaded,
-                         {**metadata, "published": {"file": entry.file, "sha256": entry.sha256, "dtype": entry.dtype,
-                                                    **dataclasses.asdict(entry.provenance)}})
+    store.replace_stored(name, config, as_loaded, {**metadata, "published": _published_metadata(entry)})
+
+
+def _published_metadata(entry: Entry) -> dict[str, Any]:
+    """What a model loaded from the published weights carries under ``"published"``: the file, its SHA-256 and
+    dtype, and its provenance."""
+    return {"file": entry.file, "sha256": entry.sha256, "dtype": entry.dtype, **dataclasses.asdict(entry.provenance)}
 
 
 def unpublish(file: str, folder: str | Path | None = None) -> Entry:
