@@ -380,3 +380,20 @@ def test_sign_test_rejects_what_is_not_a_count():
     for bad in ((-1, 2), (1.5, 2), (True, 2)):
         with pytest.raises(ValueError, match="count"):
             sign_test(*bad)
+
+
+def test_late_gain_compares_the_last_two_tenths_known_answers():
+    curve = [0.0] * 80 + [0.5] * 10 + [0.52] * 10               # w = 10: before = 0.5, last = 0.52
+    gain = evaluate.late_gain(curve)
+    assert (gain.window, gain.before, gain.last) == (10, 0.5, pytest.approx(0.52))
+    assert gain.still_rising                                    # two points ≥ one point
+    flat = evaluate.late_gain([0.9] * 5 + [0.3] * 90 + [0.305] * 10)   # w = 10 of 105: the first 5 never count
+    assert (flat.before, flat.last) == (pytest.approx(0.3), pytest.approx(0.305)) and not flat.still_rising
+    assert evaluate.late_gain([1.0, 2.0, 3.0, 4.0], parts=2) == evaluate.LateGain(2, 1.5, 3.5)
+
+
+def test_late_gain_refuses_a_curve_too_short_to_split():
+    with pytest.raises(ValueError, match="at least 10 values"):
+        evaluate.late_gain([0.1] * 9)
+    with pytest.raises(ValueError, match="parts must be at least 2"):
+        evaluate.late_gain([0.1] * 9, parts=1)

@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from gancourse.book.report import models_text
+from gancourse.book.report import models_text, quality_text
 from gancourse.book.run_times import run_key
 from gancourse.checkpoints import CheckpointStore
 from gancourse.data import make_loaders
@@ -226,7 +226,7 @@ def test_the_page_header_names_where_each_model_came_from(tmp_path):
     info = {"weights": "published", "models": [model_summary(published), model_summary(trained)]}
     text = models_text(info)
     assert "`classifier-A` published weights (trained 2 steps, 0.0 h on cpu" in text
-    assert f"; test accuracy (10,000 test images) {published.metadata['published']['quality']['test_accuracy']:.4g})" in text
+    assert f"; test accuracy (10,000 test images) {published.metadata['published']['quality']['test_accuracy']:.1%})" in text
     assert "`advgan-A-none-untargeted` trained in this run" in text
     assert text.startswith("Models (weights **published**)")
     assert models_text({"weights": "train", "models": []}) == ""
@@ -284,3 +284,10 @@ def test_the_r1_sweep_trains_one_stylegan_per_gamma_and_measures_each(tmp_path, 
         assert quality["frechet_distance"] > 0 and 0 <= quality["smallest_class_share"] <= 0.1
     assert sorted(path.name.rsplit("-", 1)[0] for path in store.root.glob("stylegan*.pt")) \
         == ["stylegan-r1-0.5", "stylegan-r1-2"]
+
+
+def test_quality_figures_print_rates_in_percent_with_what_they_were_measured_on():
+    assert quality_text("targeted_success", 0.83912).endswith("of 10,000) 83.9%")
+    assert quality_text("untargeted_success", 0.5).startswith("untargeted success (the test images classifier A")
+    assert quality_text("frechet_distance", 41.237) == "Fréchet distance (10,000 samples vs the test set) 41.24"
+    assert quality_text("brand_new_figure", 1.5) == "brand new figure 1.5"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -208,6 +209,37 @@ def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[fl
     spread = math.sqrt(sum((value - mean) ** 2 for value in values) / (n - 1))
     half = t_quantile((1 + confidence) / 2, n - 1) * spread / math.sqrt(n)
     return mean, mean - half, mean + half
+
+
+@dataclasses.dataclass(frozen=True)
+class LateGain:
+    """How a training curve ended: the mean of its second-to-last and of its last ``window`` values."""
+
+    window: int
+    before: float
+    last: float
+
+    @property
+    def still_rising(self) -> bool:
+        """True when the last window's mean beats the one before by ``STILL_RISING`` or more."""
+        return self.last - self.before >= STILL_RISING
+
+
+STILL_RISING = 0.01
+"""A success curve "still rises" while its last tenth beats the tenth before by a percentage point or more."""
+
+
+def late_gain(values: Sequence[float], parts: int = 10) -> LateGain:
+    """The curve's last two ``parts``-th parts compared: with w = ⌊len/parts⌋, before = mean(v[−2w:−w]) and
+    last = mean(v[−w:]) — the book's rule for "trained until success stops rising" (gain < 1 point)."""
+    if parts < 2:
+        raise ValueError(f"parts must be at least 2, got {parts}")
+    window = len(values) // parts
+    if window < 1:
+        raise ValueError(f"a curve of {len(values)} values has no {parts}th part to compare; record at least "
+                         f"{parts} values")
+    tail = [float(value) for value in values[len(values) - 2 * window:]]
+    return LateGain(window, sum(tail[:window]) / window, sum(tail[window:]) / window)
 
 
 def silhouette_iou(a: torch.Tensor, b: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:

@@ -88,12 +88,21 @@ def run_time_summary(times: dict[str, dict[str, Any]], code_digest: str | None =
     return " · ".join(parts)
 
 
-def quality_label(name: str) -> str:
-    """A published model's quality figure as the header names it, with what it was measured on."""
-    labels = {"test_accuracy": "test accuracy (10,000 test images)",
-              "frechet_distance": f"Fréchet distance ({FD_SAMPLES:,} samples vs the test set)",
-              "smallest_class_share": f"smallest class share ({FD_SAMPLES:,} samples, classifier A's labels)"}
-    return labels.get(name, name.replace("_", " "))
+QUALITY_LABELS = {
+    "test_accuracy": "test accuracy (10,000 test images)",
+    "frechet_distance": f"Fréchet distance ({FD_SAMPLES:,} samples vs the test set)",
+    "smallest_class_share": f"smallest class share ({FD_SAMPLES:,} samples, classifier A's labels)",
+    "untargeted_success": "untargeted success (the test images classifier A classifies correctly, of 10,000)",
+    "targeted_success": "targeted success (one random other class each, on the test images classifier A classifies "
+                        "correctly, of 10,000)"}
+"""What each published model's quality figure is, and what it was measured on."""
+RATE_FIGURES = frozenset({"test_accuracy", "smallest_class_share", "untargeted_success", "targeted_success"})
+
+
+def quality_text(name: str, value: float) -> str:
+    """One quality figure as the page header prints it: its label, then a rate in percent or a distance."""
+    shown = f"{value:.1%}" if name in RATE_FIGURES else f"{value:.4g}"
+    return f"{QUALITY_LABELS.get(name, name.replace('_', ' '))} {shown}"
 
 
 def models_text(info: dict[str, Any]) -> str:
@@ -107,7 +116,7 @@ def models_text(info: dict[str, Any]) -> str:
     for model in models:
         made = model["published"]
         if made is not None:
-            quality = ", ".join(f"{quality_label(name)} {value:.4g}" for name, value in made["quality"].items())
+            quality = ", ".join(quality_text(name, value) for name, value in made["quality"].items())
             where = (f"published weights (trained {made['steps']:,} steps, {made['wall_seconds'] / 3600:.1f} h on "
                      f"{made['device']}, {made['date'][:10]}; {quality})")
         elif model["source"] == "trained":
