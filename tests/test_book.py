@@ -645,8 +645,10 @@ def test_every_exercise_check_in_the_published_chapters_passes(layout):
 def test_the_page_header_states_the_cost_models_t4_estimate_only_when_it_has_one():
     estimate = {"gpu/published": {"seconds": {"T4": 90.0, "L4": 30.0}}, "gpu/train": {"seconds": {"T4": 4000.0}}}
     text = estimate_text(estimate)
-    assert "an upper bound, not a measurement" in text
-    assert "1 min 30 s on a Colab T4 with the published weights, 66 min 40 s with weights=\"train\"" in text
+    assert "its heavy loops only" in text
+    assert "heavy loops take 1 min 30 s with the published weights, 66 min 40 s with weights=\"train\"" in text
+    nothing_left = {"gpu/published": {"seconds": {"T4": 0.0}}, "gpu/train": {"seconds": {"T4": 431.0}}}
+    assert "take under a second with the published weights, 7 min 11 s" in estimate_text(nothing_left)
     assert estimate_text(None) == estimate_text({"gpu/published": {"seconds": {"T4": 1.0}}}) == ""
 
 

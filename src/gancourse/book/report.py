@@ -145,13 +145,17 @@ def chapter_estimates(layout: BookLayout) -> dict[str, dict[str, Any]]:
 
 
 def estimate_text(estimate: dict[str, Any] | None) -> str:
-    """The header's sentence on the gpu profile's predicted time on a Colab T4 (the cost model's upper bound)."""
+    """The header's sentence on the gpu profile's predicted time on a Colab T4: the cost model's sum over the
+    chapter's heavy loops (training, attacks, projections; :mod:`gancourse.chapter_costs`), so loading, sampling
+    and plotting come on top — a chapter whose every trained model is published may have no heavy loop left."""
     if not estimate or "gpu/published" not in estimate or "gpu/train" not in estimate:
         return ""
-    on_t4 = {run: format_duration(estimate[run]["seconds"]["T4"]) for run in ("gpu/published", "gpu/train")}
-    return (f" Estimated by the book's cost model (an upper bound, not a measurement): the gpu profile takes "
-            f"{on_t4['gpu/published']} on a Colab T4 with the published weights, {on_t4['gpu/train']} with "
-            "weights=\"train\" (the execution report gives other GPUs).")
+    on_t4 = {run: estimate[run]["seconds"]["T4"] for run in ("gpu/published", "gpu/train")}
+    shown = {run: format_duration(seconds) if seconds >= 1 else "under a second" for run, seconds in on_t4.items()}
+    return (f" Estimated by the book's cost model (its heavy loops only — training, attacks, projections — not a "
+            f"measurement): on a Colab T4 the gpu profile's heavy loops take {shown['gpu/published']} with the "
+            f"published weights, {shown['gpu/train']} with weights=\"train\" (the execution report gives other "
+            "GPUs).")
 
 
 def run_info_markdown(info: dict[str, Any], times: dict[str, dict[str, Any]],
