@@ -610,8 +610,10 @@ def test_chapter_01_mode_collapse_over_seeds_shows_what_its_prose_claims(layout)
     assert r["ch01_ring_quality_min"] < 0.01 < 0.5 < r["ch01_ring_quality_max"]  # "almost no good samples" … most
     assert r["ch01_ring_modes"] in modes and r["ch01_ring_quality"] >= 0.1       # the followed seed settled …
     assert r["ch01_ring_modes"] <= 3 and r["ch01_ring_top_two_share"] > 0.4       # … and collapsed on a few modes
-    hops = r["ch01_ring_top_mode_changes"] > 0
-    assert r["ch01_ring_hop_text"].endswith("hops") == hops
+    hops, lost = r["ch01_ring_hops_by_seed"], r["ch01_ring_lost_by_seed"]
+    assert len(hops) == len(lost) == len(modes) and all(0 <= h <= n for h, n in zip(hops, lost, strict=True))  # hops lose modes
+    assert r["ch01_ring_hop_text"].startswith("no seed") == (sum(hops) == 0)
+    assert r["ch01_ring_followed_hops"] in hops
 
 
 @pytest.mark.book

@@ -85,11 +85,25 @@ def test_a_collapsed_generator_covers_one_mode():
     assert ring.coverage(between) == (0, 0.0)
 
 
+def test_mode_shares_count_only_good_samples_and_agree_with_coverage():
+    ring = GaussianRing()
+    centers = ring.centers()
+    points = torch.cat([centers[2].expand(30, 2), centers[5].expand(10, 2), torch.zeros(60, 2)])
+    shares = ring.mode_shares(points)                        # 30 and 10 of 100 on modes 2 and 5; 60 between modes
+    assert shares.tolist() == pytest.approx([0, 0, 0.3, 0, 0, 0.1, 0, 0])
+    covered, quality = ring.coverage(points)
+    assert covered == int((shares >= 0.01).sum()) == 2 and quality == pytest.approx(float(shares.sum()))
+    random = torch.randn(500, 2, generator=torch.Generator().manual_seed(1)) * 2
+    assert ring.coverage(random)[1] == pytest.approx(float(ring.mode_shares(random).sum()))
+
+
 def test_ring_rejects_bad_arguments():
     with pytest.raises(ValueError, match="std > 0"):
         GaussianRing(std=0.0)
     with pytest.raises(ValueError, match="N×2"):
         GaussianRing().coverage(torch.zeros(5, 3))
+    with pytest.raises(ValueError, match="N ≥ 1"):
+        GaussianRing().mode_shares(torch.zeros(0, 2))
 
 
 def test_normal_pdf_known_values_and_mass():

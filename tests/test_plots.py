@@ -54,3 +54,18 @@ def test_point_panels_fill_rows_of_the_given_columns():
     matplotlib.pyplot.close(figure)
     with pytest.raises(ValueError, match="at least one panel"):
         plot_points_2d([])
+
+
+def test_mode_share_maps_draw_one_panel_per_run_on_one_scale():
+    from gancourse.plots import plot_mode_shares
+    collapsed = torch.zeros(4, 8)
+    collapsed[:, 3] = 0.9
+    hopping = torch.eye(8)[[0, 2, 4, 6]] * 0.5
+    figure = plot_mode_shares([("collapsed", [0, 10, 20, 30], collapsed), ("hopping", [0, 10, 20, 30], hopping)])
+    panels = [axis for axis in figure.axes if axis.get_title()]
+    assert [axis.get_title() for axis in panels] == ["collapsed", "hopping"]
+    assert all(axis.images[0].get_clim() == (0, pytest.approx(0.9)) for axis in panels)   # one colour scale
+    assert panels[0].images[0].get_array().shape == (8, 4)                                # modes × snapshots
+    matplotlib.pyplot.close(figure)
+    with pytest.raises(ValueError, match="one row per step"):
+        plot_mode_shares([("bad", [0, 10], collapsed)])

@@ -165,6 +165,34 @@ def plot_points_2d(panels: Sequence[tuple[str, torch.Tensor]], centers: torch.Te
     return figure
 
 
+def plot_mode_shares(panels: Sequence[tuple[str, Sequence[int], torch.Tensor]], columns: int | None = None) -> Figure:
+    """One heat map per (title, steps, shares): ``shares`` is T×modes (each snapshot's share of samples per mode,
+    :meth:`gancourse.toys.GaussianRing.mode_shares`), drawn with time to the right and one row per mode, on one
+    colour scale for every panel; a collapse is one bright row, a hop a bright cell that jumps between rows."""
+    columns = columns or len(panels)
+    if columns < 1 or not panels:
+        raise ValueError(f"need at least one panel and one column, got {len(panels)} panels, columns={columns}")
+    for title, steps, shares in panels:
+        if shares.dim() != 2 or len(steps) != shares.shape[0]:
+            raise ValueError(f"{title}: shares must be T×modes with one row per step, got {tuple(shares.shape)} "
+                             f"for {len(steps)} steps")
+    rows = -(-len(panels) // columns)
+    top = max(float(shares.max()) for _, _, shares in panels) or 1.0
+    figure, axes = plt.subplots(rows, columns, figsize=(3.0 * columns + 0.8, 2.4 * rows), squeeze=False)
+    for axis in axes.flat[len(panels):]:
+        axis.set_visible(False)
+    for axis, (title, steps, shares) in zip(axes.flat, panels, strict=False):
+        image = axis.imshow(shares.T.cpu().numpy(), aspect="auto", origin="lower", cmap="magma", vmin=0, vmax=top,
+                            interpolation="nearest")
+        ticks = sorted({0, len(steps) // 2, len(steps) - 1})
+        axis.set_xticks(ticks, [f"{steps[t]:,}" for t in ticks], fontsize=8)
+        axis.set_yticks(range(shares.shape[1]))
+        axis.tick_params(axis="y", labelsize=7)
+        axis.set(title=title, xlabel="generator step", ylabel="mode")
+    figure.colorbar(image, ax=axes.ravel().tolist(), label="share of the samples", shrink=0.9)
+    return figure
+
+
 def plot_epsilon_panel(model: torch.nn.Module, image: torch.Tensor, label: int, class_names: Sequence[str],
                        epsilons: Sequence[float]) -> Figure:
     """One row per ε: the FGSM perturbation (white = 0, red = brighter, blue = darker, on the row's own ±ε

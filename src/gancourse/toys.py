@@ -45,14 +45,25 @@ class GaussianRing:
         centre; a mode is *covered* if at least 1% of the samples are high-quality samples of that mode
         (Metz et al. 2017 use 3σ with σ = 0.02 on this very ring).
         """
-        if samples.dim() != 2 or samples.shape[1] != 2:
-            raise ValueError(f"samples must be N×2, got shape {tuple(samples.shape)}")
+        counts, good = self._good_counts(samples, quality_stds)
+        covered = int((counts >= 0.01 * len(samples)).sum())
+        return covered, (torch.tensor(float(good)) / len(samples)).item()   # float32, as the mean of 0/1 flags
+
+    def mode_shares(self, samples: torch.Tensor, quality_stds: float = 3.0) -> torch.Tensor:
+        """Each mode's share of all the samples, counting only its high-quality ones (the :meth:`coverage` rule):
+        share_k = #{i : nearest centre of x_i is k and ‖x_i − c_k‖ ≤ quality_stds · σ} / N. The shares sum to the
+        share of high-quality samples; a mode is covered where its share is at least 0.01."""
+        counts, _ = self._good_counts(samples, quality_stds)
+        return counts.float() / len(samples)
+
+    def _good_counts(self, samples: torch.Tensor, quality_stds: float) -> tuple[torch.Tensor, int]:
+        """(high-quality samples per mode, high-quality samples in all) of an N×2 batch."""
+        if samples.dim() != 2 or samples.shape[1] != 2 or len(samples) == 0:
+            raise ValueError(f"samples must be N×2 with N ≥ 1, got shape {tuple(samples.shape)}")
         distances = torch.cdist(samples.detach().float().cpu(), self.centers())
         nearest_distance, nearest = distances.min(dim=1)
         good = nearest_distance <= quality_stds * self.std
-        counts = torch.bincount(nearest[good], minlength=self.modes)
-        covered = int((counts >= 0.01 * len(samples)).sum())
-        return covered, good.float().mean().item()
+        return torch.bincount(nearest[good], minlength=self.modes), int(good.sum())
 
 
 def normal_pdf(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
