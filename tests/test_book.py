@@ -358,6 +358,8 @@ def test_chapter_10_shows_the_effects_its_prose_claims(layout):
 @pytest.mark.book
 def test_chapter_11_shows_the_effects_its_prose_claims(layout):
     r = recorded_results(layout, "11")
+    assert r["ch11_AdvGAN_detector_low"] < r["ch11_AdvGAN_none_high"]                   # "does not catch AdvGAN"
+    assert r["ch11_AI_GAN_detector_low"] > r["ch11_AI_GAN_none_high"]                   # "catches AI-GAN in part"
     for d in ("MagNet", "APE_GAN", "detector", "distillation"):             # oblivious rows flatter them
         assert r[f"ch11_adaptive_{d}_high"] < r[f"ch11_PGD_20_{d}_low"]
     for d in ("none", "FGSM_adv_training", "distillation", "detector", "MagNet", "APE_GAN"):  # PGD training holds
