@@ -66,6 +66,7 @@ def test_mode_share_maps_draw_one_panel_per_run_on_one_scale():
     assert [axis.get_title() for axis in panels] == ["collapsed", "hopping"]
     assert all(axis.images[0].get_clim() == (0, pytest.approx(0.9)) for axis in panels)   # one colour scale
     assert panels[0].images[0].get_array().shape == (8, 4)                                # modes × snapshots
+    assert [axis.get_ylabel() for axis in panels] == ["mode", ""]                         # once per row
     matplotlib.pyplot.close(figure)
     with pytest.raises(ValueError, match="one row per step"):
         plot_mode_shares([("bad", [0, 10], collapsed)])

@@ -181,14 +181,14 @@ def plot_mode_shares(panels: Sequence[tuple[str, Sequence[int], torch.Tensor]], 
     figure, axes = plt.subplots(rows, columns, figsize=(3.0 * columns + 0.8, 2.4 * rows), squeeze=False)
     for axis in axes.flat[len(panels):]:
         axis.set_visible(False)
-    for axis, (title, steps, shares) in zip(axes.flat, panels, strict=False):
+    for index, (axis, (title, steps, shares)) in enumerate(zip(axes.flat, panels, strict=False)):
         image = axis.imshow(shares.T.cpu().numpy(), aspect="auto", origin="lower", cmap="magma", vmin=0, vmax=top,
                             interpolation="nearest")
         ticks = sorted({0, len(steps) // 2, len(steps) - 1})
         axis.set_xticks(ticks, [f"{steps[t]:,}" for t in ticks], fontsize=8)
         axis.set_yticks(range(shares.shape[1]))
         axis.tick_params(axis="y", labelsize=7)
-        axis.set(title=title, xlabel="generator step", ylabel="mode")
+        axis.set(title=title, xlabel="generator step", ylabel="mode" if index % columns == 0 else "")
     figure.colorbar(image, ax=axes.ravel().tolist(), label="share of the samples", shrink=0.9)
     return figure
 
