@@ -533,7 +533,7 @@ def test_run_times_per_profile_reach_the_page_header_and_the_report(tiny_layout,
     tiny_layout.cost_estimates.write_text(json.dumps({"chapters": {"01_tiny": {
         "gpu/published": {"seconds": {"T4": 90.0}}, "gpu/train": {"seconds": {"T4": 4000.0}}}}}))
     assert refresh_run_info(tiny_layout) == 1                                 # the estimate reaches the header
-    assert "1 min 30 s on a Colab T4" in nbformat.read(executed, as_version=4).cells[1].source
+    assert "heavy loops take 1 min 30 s with the published weights" in nbformat.read(executed, as_version=4).cells[1].source
 
 
 @pytest.mark.book
