@@ -168,7 +168,7 @@ def plot_points_2d(panels: Sequence[tuple[str, torch.Tensor]], centers: torch.Te
 def plot_mode_shares(panels: Sequence[tuple[str, Sequence[int], torch.Tensor]], columns: int | None = None) -> Figure:
     """One heat map per (title, steps, shares): ``shares`` is T×modes (each snapshot's share of samples per mode,
     :meth:`gancourse.toys.GaussianRing.mode_shares`), drawn with time to the right and one row per mode, on one
-    colour scale for every panel; a collapse is one bright row, a hop a bright cell that jumps between rows."""
+    colour scale for every panel; a collapse is one or a few bright rows that stay, a hop brightness leaving a row."""
     columns = columns or len(panels)
     if columns < 1 or not panels:
         raise ValueError(f"need at least one panel and one column, got {len(panels)} panels, columns={columns}")
