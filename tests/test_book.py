@@ -309,8 +309,10 @@ def test_chapter_08_shows_the_effects_its_prose_claims(layout):
     for d in ("Adv", "Ens", "Iter_Adv"):
         assert r[f"ch08_fair_verdict_{d}"] != "higher"                                    # "did not outperform"
     assert r["ch08_claim_0_verdict"] == "supported"                                      # far more than noise
-    assert [r[f"ch08_claim_{i}_verdict"] for i in (2, 3, 4)] == [
-        "not shown" if r[f"ch08_fair_verdict_{d}"] == "overlap" else "contradicted" for d in ("Adv", "Ens", "Iter_Adv")]
+    per_seed = {"overlap": "not shown", "lower": "contradicted", "higher": "supported", "mixed": "mixed"}
+    assert [r[f"ch08_claim_{i}_verdict"] for i in (2, 3, 4)] == [                      # the ledger judges all seeds
+        per_seed[r[f"ch08_fair_verdict_{d}"]] for d in ("Adv", "Ens", "Iter_Adv")]
+    assert r["ch08_claim_1_verdict"] == ("consistent" if r["ch08_paired_budget_p"] >= 0.05 else "contradicted")
     assert r["ch08_fair_below_pgd"] == "every"
 
 

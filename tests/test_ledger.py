@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from gancourse.ledger import Claim, Rate, difference_interval, difference_sign, ledger_markdown, separation, verdict
+from gancourse.ledger import (
+    Claim,
+    Rate,
+    difference_interval,
+    difference_sign,
+    ledger_markdown,
+    paired_separation,
+    separation,
+    verdict,
+)
 
 
 def test_a_rate_knows_its_interval_and_prints_it_with_n():
@@ -90,3 +99,38 @@ def test_difference_sign_separates_more_than_non_overlapping_intervals():
     a, b = Rate(673, 1000), Rate(729, 1000)      # intervals overlap, yet the difference's interval excludes 0
     assert separation(a, b) == "overlap" and difference_sign(a, b) == "lower" and difference_sign(b, a) == "higher"
     assert difference_sign(Rate(50, 100), Rate(52, 100)) == "not separated"
+
+
+@pytest.mark.parametrize(("only_a", "only_b", "found"), [
+    (721, 114, "higher"), (255, 306, "lower"), (30, 40, "overlap"), (0, 0, "overlap"),
+    (5, 0, "overlap"), (6, 0, "higher"),        # 2 · 2⁻⁵ = 0.0625 ≥ 5%, 2 · 2⁻⁶ = 0.031 < 5%
+])
+def test_paired_separation_follows_the_exact_sign_test(only_a, only_b, found):
+    assert paired_separation(only_a, only_b) == found
+    assert paired_separation(only_b, only_a) == {"higher": "lower", "lower": "higher", "overlap": "overlap"}[found]
+
+
+def test_a_paired_claim_is_judged_by_the_sign_test_not_the_intervals():
+    a, b = Rate(673, 1000), Rate(729, 1000)                 # overlapping intervals...
+    plain = Claim("a matches b", "here", "similar", "a", a, "b", b)
+    paired = Claim("a matches b", "here", "similar", "a", a, "b", b, paired=(100, 156))   # ...p = 0.00056 pair by pair
+    assert plain.verdict == "consistent" and paired.verdict == "contradicted"
+    assert "pair by pair 100 vs 156, sign test p = 0.00056" in paired.verdict_text()
+
+
+def test_paired_counts_must_fit_the_rates():
+    with pytest.raises(ValueError, match="same images"):
+        Claim("c", "s", "higher", "a", Rate(5, 10), "b", Rate(5, 12), paired=(1, 1))
+    with pytest.raises(ValueError, match="within the successes"):
+        Claim("c", "s", "higher", "a", Rate(5, 10), "b", Rate(3, 10), paired=(6, 0))
+
+
+def test_replicated_claims_need_every_run_to_agree():
+    high, low, even = (Rate(90, 100), Rate(50, 100)), (Rate(40, 100), Rate(80, 100)), (Rate(52, 100), Rate(50, 100))
+    agreeing = Claim("a beats b", "here", "higher", "a", *high[:1], "b", high[1], replicates=(high, high))
+    differing = Claim("a beats b", "here", "higher", "a", high[0], "b", high[1], replicates=(even, low))
+    assert agreeing.verdict == "supported" and agreeing.run_verdicts == ("supported",) * 3
+    assert differing.verdict == "mixed" and differing.run_verdicts == ("supported", "not shown", "contradicted")
+    row = ledger_markdown([differing]).splitlines()[2]
+    assert "**mixed** (expects higher; runs: supported, not shown, contradicted)" in row
+    assert "a: 90% [83%, 94%], n = 100" in row                  # the table shows the first run's rates

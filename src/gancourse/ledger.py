@@ -12,6 +12,14 @@ A claim compares two measured rates a and b (each k of n images, with its Wilson
                              not shown if the intervals overlap;
     expected similar:        consistent if the intervals overlap, contradicted if they separate.
 
+Two refinements, both optional on a :class:`Claim`:
+
+    paired       a and b measured on the same images: the exact sign test on the images only one of them
+                 succeeds on (:func:`gancourse.evaluate.sign_test`, two-sided, 5%) decides instead of the
+                 intervals, which ignore the pairing and are too cautious for it;
+    replicates   the same comparison repeated with independently trained models (other seeds): each run gets
+                 its verdict, and the claim's verdict is theirs where all runs agree, "mixed" where they differ.
+
 The verdict is computed, never typed: rerun the chapter with other models and the ledger follows the numbers.
 """
 
@@ -20,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from gancourse.evaluate import wilson_interval
+from gancourse.evaluate import sign_test, wilson_interval
 from gancourse.results import record
 
 EXPECTATIONS = ("higher", "lower", "similar")
@@ -78,6 +86,15 @@ def separation(a: Rate, b: Rate) -> str:
     return "overlap"
 
 
+def paired_separation(only_a: int, only_b: int, level: float = 0.05) -> str:
+    """For two rates on the same images, of which ``only_a`` images count for a alone and ``only_b`` for b alone:
+    ``"higher"`` or ``"lower"`` where the exact two-sided sign test rejects "a and b succeed equally often" at
+    ``level`` (p < level), else ``"overlap"`` (the sample cannot tell them apart)."""
+    if sign_test(only_a, only_b) >= level:
+        return "overlap"
+    return "higher" if only_a > only_b else "lower"
+
+
 def difference_interval(a: Rate, b: Rate) -> tuple[float, float]:
     """The 95% interval of the difference a − b of two independent rates, Newcombe's (1998) hybrid score
     interval (his method 10), built from the two Wilson intervals (l_a, u_a) and (l_b, u_b):
@@ -103,9 +120,16 @@ def difference_sign(a: Rate, b: Rate) -> str:
 def verdict(expected: str, a: Rate, b: Rate) -> str:
     """The verdict on "a is ``expected`` than b" (module docstring): ``supported``, ``consistent``,
     ``contradicted`` or ``not shown``."""
+    return verdict_on(expected, separation(a, b))
+
+
+def verdict_on(expected: str, found: str) -> str:
+    """The verdict on "a is ``expected`` than b" given how a and b were found to compare (``"higher"``,
+    ``"lower"`` or ``"overlap"``, by :func:`separation` or :func:`paired_separation`)."""
     if expected not in EXPECTATIONS:
         raise ValueError(f"expected must be one of {', '.join(EXPECTATIONS)}, got {expected!r}")
-    found = separation(a, b)
+    if found not in ("higher", "lower", "overlap"):
+        raise ValueError(f"found must be higher, lower or overlap, got {found!r}")
     if expected == "similar":
         return "consistent" if found == "overlap" else "contradicted"
     if found == "overlap":
@@ -123,6 +147,10 @@ class Claim:
         expected: ``"higher"``, ``"lower"`` or ``"similar"``.
         a_label, a, b_label, b: the two measured rates and what they are.
         note: what the comparison does and does not test (threat model, ε, sample).
+        paired: (images only a succeeds on, images only b succeeds on) where a and b were measured on the same
+            images; the sign test then decides a against b (module docstring).
+        replicates: further (a, b) pairs of the same comparison with independently trained models; the verdict
+            is the runs' common verdict, or ``"mixed"``.
     """
 
     claim: str
@@ -133,19 +161,49 @@ class Claim:
     b_label: str
     b: Rate
     note: str = ""
+    paired: tuple[int, int] | None = None
+    replicates: tuple[tuple[Rate, Rate], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.paired is None:
+            return
+        only_a, only_b = self.paired
+        if self.a.n != self.b.n:
+            raise ValueError(f"paired rates must count the same images, got n = {self.a.n} and {self.b.n}; "
+                             "leave paired out for rates on different images")
+        if not (0 <= only_a <= self.a.successes and 0 <= only_b <= self.b.successes):
+            raise ValueError(f"paired counts {self.paired} must lie within the successes of a ({self.a.successes}) "
+                             f"and b ({self.b.successes}): pass (images only a succeeds on, images only b succeeds on)")
+
+    @property
+    def run_verdicts(self) -> tuple[str, ...]:
+        """The verdict of the first run (paired test where given), then of each replicate."""
+        first = paired_separation(*self.paired) if self.paired is not None else separation(self.a, self.b)
+        return (verdict_on(self.expected, first), *(verdict(self.expected, a, b) for a, b in self.replicates))
 
     @property
     def verdict(self) -> str:
-        return verdict(self.expected, self.a, self.b)
+        found = set(self.run_verdicts)
+        return found.pop() if len(found) == 1 else "mixed"
+
+    def verdict_text(self) -> str:
+        """The verdict as the ledger prints it, with the paired test and each run's verdict where they exist."""
+        parts = [f"expects {self.expected}"]
+        if self.paired is not None:
+            only_a, only_b = self.paired
+            parts.append(f"pair by pair {only_a:,} vs {only_b:,}, sign test p = {sign_test(only_a, only_b):.2g}")
+        if self.replicates:
+            parts.append(f"runs: {', '.join(self.run_verdicts)}")
+        return f"**{self.verdict}** ({'; '.join(parts)})"
 
 
 def ledger_markdown(claims: list[Claim]) -> str:
-    """The claims as a Markdown table: claim, source, the two measurements, verdict, note."""
+    """The claims as a Markdown table: claim, source, the two measurements (the first run's), verdict, note."""
     if not claims:
         raise ValueError("the ledger needs at least one claim")
     lines = ["| claim | source | measured here | verdict | note |", "|---|---|---|---|---|"]
     for claim in claims:
         measured = f"{claim.a_label}: {claim.a}<br>{claim.b_label}: {claim.b}"
-        cells = (claim.claim, claim.source, measured, f"**{claim.verdict}** (expects {claim.expected})", claim.note)
+        cells = (claim.claim, claim.source, measured, claim.verdict_text(), claim.note)
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines)
