@@ -13,6 +13,7 @@ from gancourse.ledger import (
     paired_separation,
     separation,
     verdict,
+    verdict_on,
 )
 
 
@@ -134,3 +135,9 @@ def test_replicated_claims_need_every_run_to_agree():
     row = ledger_markdown([differing]).splitlines()[2]
     assert "**mixed** (expects higher; runs: supported, not shown, contradicted)" in row
     assert "a: 90% [83%, 94%], n = 100" in row                  # the table shows the first run's rates
+
+
+def test_verdict_on_refuses_a_comparison_it_does_not_know():
+    assert verdict_on("higher", "lower") == "contradicted" and verdict_on("similar", "overlap") == "consistent"
+    with pytest.raises(ValueError, match="found must be higher, lower or overlap"):
+        verdict_on("higher", "not separated")        # difference_sign's word, not separation's
