@@ -111,7 +111,7 @@ REFERENCE = Profile(
     where="the budget the book's published weights are trained with (`gancourse train-reference`), chosen for the "
           "models' quality, not for a chapter's time; never a chapter's profile",
     train_size=None, test_size=None, batch_size=128, classifier_epochs=10,
-    gan_iterations=10_000, critic_gan_iterations=7_000, toy_iterations=20_000, loss_comparison_iterations=20_000,
+    gan_iterations=10_000, critic_gan_iterations=10_500, toy_iterations=20_000, loss_comparison_iterations=20_000,
     projection_steps=200, projection_restarts=10, attack_steps=100,
     adversarial_epochs=10, adversarial_training_steps=10, eval_size=2_000,
     defense_eval_size=2_000, adaptive_eval_size=500, attack_gan_iterations=6_000, ape_gan_iterations=2_000, cyclegan_iterations=20_000,

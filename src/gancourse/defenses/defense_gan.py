@@ -27,6 +27,9 @@ from gancourse.defenses.base import Preprocessor, ThresholdDetector
 from gancourse.networks import frozen_eval, model_device
 from gancourse.validation import check_count, check_images, check_positive
 
+PAPER_STEPS, PAPER_RESTARTS = 200, 10
+"""The Defense-GAN paper's projection: L = 200 gradient steps from each of R = 10 random starts."""
+
 
 @dataclass(frozen=True)
 class Projection:
@@ -52,7 +55,7 @@ def initial_latents(count: int, restarts: int, latent_dim: int, variance: float 
     return (noise * variance ** 0.5).to(device)
 
 
-def project(generator: nn.Module, images: torch.Tensor, starts: torch.Tensor, *, steps: int = 200,
+def project(generator: nn.Module, images: torch.Tensor, starts: torch.Tensor, *, steps: int = PAPER_STEPS,
             lr: float = 10.0, momentum: float = 0.7, decay_at: float = 0.8, chunk: int = 256,
             step_sizes: Sequence[float] | None = None) -> Projection:
     """Project ``images`` onto G's range from the given random ``starts`` (N×R×latent; see
@@ -155,7 +158,7 @@ class DefenseGAN(Preprocessor, ThresholdDetector):
     differentiable = False
     score_floor = 0.0
 
-    def __init__(self, generator: nn.Module, latent_dim: int, steps: int = 200, restarts: int = 10,
+    def __init__(self, generator: nn.Module, latent_dim: int, steps: int = PAPER_STEPS, restarts: int = PAPER_RESTARTS,
                  lr: float = 10.0, momentum: float = 0.7, decay_at: float = 0.8, variance: float = 1 / 128,
                  chunk: int = 256, seed: int | None = 0, threshold: float = float("inf")) -> None:
         super().__init__(None)

@@ -32,7 +32,7 @@ WGAN_GP_BATCH = 50  # the Defense-GAN paper's batch
 STYLEGAN_R1_GAMMA = 0.1
 
 
-WGAN_GP_STAGES = (3_500, 7_000)
+WGAN_GP_STAGES = (3_500, 7_000, 10_500)
 """The reference WGAN-GP's budgets, trained one stage per sitting (2 CPU cores train about 3,000 of its
 generator steps an hour): the model of each budget after the first continues the model of the budget before
 it — generator, critic, snapshots and history, with fresh Adam state — and is published on its own."""
