@@ -118,7 +118,7 @@ REFERENCE = Profile(
     stylegan_iterations=12_000,
 )
 """The reference budget: the Defense-GAN paper's classifier training (all 60,000 images, 10 epochs, batch 128)
-and, for the models that need hours, budgets chosen for quality and trained on 2 CPU cores (the WGAN-GP: 7,000
+and, for the models that need hours, budgets chosen for quality and trained on 2 CPU cores (the WGAN-GP: 10,500
 generator steps, in stages of one sitting each (:data:`gancourse.zoo.gans.WGAN_GP_STAGES`), against the paper's
 code's 200,000; the StyleGAN: 12,000 steps of batch 32, as many as the gpu profile's own);
 `gancourse.zoo.reference` lists which models are published)."""
