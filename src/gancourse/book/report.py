@@ -68,8 +68,8 @@ def run_keys() -> list[tuple[str, str]]:
 def run_time_summary(times: dict[str, dict[str, Any]], code_digest: str | None = None) -> str:
     """``"smoke 41.0 s (cpu (2 threads), 3 models trained) · cpu with weights="train" 6 min 24 s (...) · gpu not
     measured yet"``: each measured run key, and each profile not measured with the published weights. A run of
-    another version of the chapter's code than ``code_digest`` (or of an unrecorded one, which predates recording)
-    says so, with its date: its time is history, not this page's cost."""
+    another version of the chapter's code than ``code_digest`` (or of an unrecorded one) says so, with its date:
+    its time is history, not this page's cost."""
     parts = []
     for key, label in run_keys():
         run = times.get(key)
@@ -82,7 +82,7 @@ def run_time_summary(times: dict[str, dict[str, Any]], code_digest: str | None =
                   "every model loaded" if trained == 0 else f"{trained} model{'s' * (trained != 1)} trained")
         measured = run.get("code_digest")
         when = ("" if code_digest is None or measured == code_digest else
-                f", an earlier version of this chapter{'' if measured else ' (from before code versions were recorded)'}, "
+                f", {'an earlier version of this chapter' if measured else 'code version not recorded'}, "
                 f"{run['executed_at'][:10]}")
         parts.append(f"{label} {format_duration(run['wall_seconds'])} ({run['device']}, {models}{when})")
     return " · ".join(parts)
