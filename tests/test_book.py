@@ -373,17 +373,17 @@ def test_chapter_11_shows_the_effects_its_prose_claims(layout):
     for attack in ("substitute_black_box", "AdvGAN", "AI_GAN"):                         # transfer is weaker
         assert r[f"ch11_{attack}_none_low"] > r["ch11_PGD_20_none_high"]
     assert r["ch11_l2_C_W_L2_none"] < r["ch11_l2_C_W_L2_FGSM_adv_training"] < r["ch11_l2_C_W_L2_PGD_adv_training"]
-    for attack in ("FGSM", "PGD_20", "substitute_black_box"):                          # the Defense-GAN flags:
-        assert r[f"ch11_{attack}_Defense_GAN"] <= r["ch11_adaptive_Defense_GAN"]                 # one call each,
-        assert r["ch11_adaptive_Defense_GAN_low"] <= r[f"ch11_{attack}_Defense_GAN_high"]        # not separated
+    assert r["ch11_FGSM_Defense_GAN"] <= r["ch11_adaptive_Defense_GAN"]                # the Defense-GAN flag: one
+    assert r["ch11_adaptive_Defense_GAN_low"] <= r["ch11_FGSM_Defense_GAN_high"]       # call each, not separated,
+    assert r["ch11_dg_adaptive_verdict"].endswith("not distinguishable from FGSM")     # nor pair by pair
     assert r["ch11_dg_every_call"] < r["ch11_dg_first_call"] and r["ch11_dg_changed"] > 0.05   # a random decision
     assert r["ch11_dg_adaptive_weaker"] == 0 and r["ch11_dg_strongest_expected"].startswith("adaptive")  # measured
     assert "weaker" not in r["ch11_dg_adaptive_verdict"]                                # "weaker than no row"
     assert r["ch11_dg_expected_adaptive_PGD_20_2_high"] < r["ch11_dg_expected_clean"]  # it moves the defense, a little
     assert r["ch11_dg_expected_adaptive_PGD_20_2_low"] > 0.5
     assert r["ch11_worst_case_bounded_Defense_GAN"] < min(r[f"ch11_{a}_Defense_GAN"] for a in ("FGSM", "adaptive"))
-    sweep = r["ch11_sweep_Defense_GAN"]                                               # falls, but not to 0 at 0.5
-    assert sweep == sorted(sweep, reverse=True) and sweep[-1] > 0 and r["ch11_sweep_flags"] == 0
+    sweep = r["ch11_sweep_Defense_GAN"]                                            # falls, but not to 0 at 0.5
+    assert sweep == sorted(sweep, reverse=True) and sweep[-1] > 0.05 and r["ch11_sweep_flags"] == 1  # "one flag"
     for d in ("none", "FGSM_adv_training", "PGD_adv_training", "distillation", "detector", "MagNet", "APE_GAN"):
         assert r[f"ch11_sweep_{d}"][1] == 0                                            # "0 by ε = 0.3"
 
