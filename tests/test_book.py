@@ -384,6 +384,7 @@ def test_chapter_11_shows_the_effects_its_prose_claims(layout):
     assert r["ch11_worst_case_bounded_Defense_GAN"] < min(r[f"ch11_{a}_Defense_GAN"] for a in ("FGSM", "adaptive"))
     sweep = r["ch11_sweep_Defense_GAN"]                                            # falls, but not to 0 at 0.5
     assert sweep == sorted(sweep, reverse=True) and sweep[-1] > 0.05 and r["ch11_sweep_flags"] == 1  # "one flag"
+    assert [round(v * r["ch11_sweep_n"]) for v in sweep] == [12, 8, 7]                 # the counts the prose gives
     for d in ("none", "FGSM_adv_training", "PGD_adv_training", "distillation", "detector", "MagNet", "APE_GAN"):
         assert r[f"ch11_sweep_{d}"][1] == 0                                            # "0 by ε = 0.3"
 
