@@ -106,6 +106,9 @@ def test_chapter_02_shows_the_effects_its_prose_claims(layout):
             assert r[f"ch02_ring_{kind}_vs_gan_{measure}_verdict"] == (
                 "more" if low > 0 else "fewer" if high < 0 else "not shown either way")
     assert 0.8 < r["ch02_fd_dcgan"] / r["ch02_fd_wgan"] < 1.25                 # "end at about the same distance"
+    assert r["ch02_fd_gap_low"] < 0 < r["ch02_fd_gap_high"]                    # "within its sampling noise"
+    assert r["ch02_ring_wgan_gp_mode_wins"] == 5 and r["ch02_ring_wgan_gp_mode_losses"] == 0  # "5 of 5 seeds"
+    assert 0.05 < r["ch02_ring_wgan_gp_mode_sign_p"] < 0.07                    # "just above 0.05"
     assert r["ch02_fd_wgan"] > 3 * r["ch02_fd_floor"]                                       # not at the floor
     assert r["ch02_wgan_seconds"] > 3 * r["ch02_dcgan_seconds"]              # "far ahead", "several times the time"
     assert r["ch02_estimate_final"] < r["ch02_estimate_peak"]                                 # climbs, then falls
