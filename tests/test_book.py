@@ -198,6 +198,8 @@ def test_chapter_09_shows_the_effects_its_prose_claims(layout):
     assert r["ch09_eps10_clean_Defense_GAN_Orig"] != r["ch09_eps30_clean_Defense_GAN_Orig"]  # a random decision
     assert r["ch09_red_flags"] >= 2
     assert r["ch09_paper_vs_profile_fgsm"] == r["ch09_paper_vs_profile_clean"] == "overlap"  # "neither resolved"
+    assert abs(r["ch09_eps10_BPDA_PGD_10_Defense_GAN_Orig"] - r["ch09_eps10_clean_Defense_GAN_Orig"]) < 0.05  # "about
+    # as much as the clean images keep": at the book's ε the BPDA row barely attacks
     assert r["ch09_paper_setting_fgsm"] < r["ch09_profile_setting_fgsm"]                # "lower on FGSM,
     assert r["ch09_paper_setting_clean"] > r["ch09_profile_setting_clean"]              #  higher on clean"
 
